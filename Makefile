@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. CMake does the work.
+BUILD ?= build
+JOBS  ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all build run test asan clean setup
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Until the service lands, `make run` runs a first search on the example request.
+run: setup build
+	$(BUILD)/mctx search --input examples/first_search.json
+
+# The whole suite: the release build's tests, then the same tests built with
+# AddressSanitizer and UBSan.
+asan:
+	cmake -S . -B $(BUILD)/asan -DCMAKE_BUILD_TYPE=Debug -DMCTX_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD)/asan -j $(JOBS)
+
+test: setup build asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -E '^asan:'
+	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+clean:
+	rm -rf $(BUILD)
