@@ -1,0 +1,102 @@
+/* store/store.h: where searches are recorded.
+ *
+ * The store knows nothing of trees or JSON requests: it takes plain records
+ * (one per search) and keeps the product notes' two tables,
+ * MCTX_SEARCH_HISTORY (a row per search) and MCTX_SEARCH_STATISTICS (a row per
+ * day and search type, kept current as records land). Backends are tables of
+ * functions chosen by URL:
+ *   sqlite:PATH                 embedded, one file, WAL (the default)
+ *   postgresql://...            libpq
+ *   odbc:<connection string>    unixODBC; dialect=hana or dialect=postgresql
+ * Writes are idempotent by request id: a record written twice lands once.
+ *
+ * The service never writes to a store directly: records go through the
+ * durable spool (store/spool.h), which survives the database being away and
+ * the process dying. */
+#ifndef MCTX_STORE_STORE_H
+#define MCTX_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mctx/errors.h"
+
+/* One search. Strings are NUL-terminated; the store copies what it keeps. */
+typedef struct mctx_search_record {
+  char request_id[64];       /* unique */
+  int64_t time_ms;           /* Unix time of the request, milliseconds */
+  char user[64];             /* the API key's name or "anonymous" */
+  char search_type[32];      /* muzero | gumbel_muzero | stochastic_muzero */
+  int32_t batch_size;
+  int32_t num_simulations;
+  int32_t max_depth;         /* -1: none */
+  const char *config_json;   /* the request's configuration, flags included */
+  double duration_ms;
+  int64_t num_expanded_nodes;
+  int32_t max_depth_reached;
+  char device[16];           /* cpu | gpu */
+  const char *summary_json;  /* a summary of the result */
+  int gpu_optimized;         /* use_t4_optimizations was set */
+  int distributed;
+  int32_t num_devices;
+} mctx_search_record;
+
+/* A row of MCTX_SEARCH_STATISTICS. */
+typedef struct mctx_daily_stats {
+  char day[11];              /* YYYY-MM-DD (UTC) */
+  char search_type[32];
+  int64_t count;
+  double avg_duration_ms, max_duration_ms;
+  double avg_expanded_nodes;
+  int32_t max_batch_size, max_num_simulations;
+  int64_t gpu_optimized_count, distributed_count;
+  double avg_devices;
+} mctx_daily_stats;
+
+typedef struct mctx_search_query {
+  int32_t limit;             /* rows, <= 1000 */
+  int32_t offset;
+  const char *search_type;   /* NULL: any */
+  const char *user;          /* NULL: any */
+} mctx_search_query;
+
+/* A history row as read back; strings owned by the caller after the call
+ * (free with mctx_search_row_free). */
+typedef struct mctx_search_row {
+  mctx_search_record rec;
+  char *config_json;
+  char *summary_json;
+} mctx_search_row;
+
+typedef struct mctx_store mctx_store;
+
+/* Opens a store by URL and brings its schema to the current version
+ * (versioned migrations). Returns NULL with st filled when it cannot. */
+mctx_store *mctx_store_open(const char *url, mctx_status *st);
+/* Closes it. NULL is a harmless no-op. */
+void mctx_store_close(mctx_store *s);
+/* The backend's name: "sqlite", "postgresql", "odbc". */
+const char *mctx_store_backend(const mctx_store *s);
+
+/* Writes records (one transaction), each once: a request id already present
+ * is skipped, and the daily statistics count each record once. */
+int mctx_store_put(mctx_store *s, const mctx_search_record *recs, size_t n, mctx_status *st);
+/* Reads one search by request id: 0, MCTX_ENOTFOUND, or an error. */
+int mctx_store_get(mctx_store *s, const char *request_id, mctx_search_row *out, mctx_status *st);
+/* Lists searches, newest first. *rows is malloc'd (free with
+ * mctx_search_rows_free). */
+int mctx_store_list(mctx_store *s, const mctx_search_query *q, mctx_search_row **rows, size_t *n, mctx_status *st);
+/* Daily statistics for days in [from, to] (YYYY-MM-DD, NULL: open), one
+ * search type or all. *rows is malloc'd; free() it. */
+int mctx_store_daily(mctx_store *s, const char *from, const char *to, const char *search_type,
+                     mctx_daily_stats **rows, size_t *n, mctx_status *st);
+/* Stored trees (compressed bytes, zstd): put and get by request id. */
+int mctx_store_put_tree(mctx_store *s, const char *request_id, const void *data, size_t len, mctx_status *st);
+int mctx_store_get_tree(mctx_store *s, const char *request_id, void **data, size_t *len, mctx_status *st);
+/* Whether the database answers now (0) or not. */
+int mctx_store_ping(mctx_store *s, mctx_status *st);
+
+void mctx_search_row_free(mctx_search_row *r);
+void mctx_search_rows_free(mctx_search_row *rows, size_t n);
+
+#endif
