@@ -82,6 +82,7 @@ typedef struct mctx_model_info {
   int32_t embedding_count;      /* elements of that kind in one embedding */
   int engines;                  /* MCTX_ENGINE_* bits it can run on */
   const char *precision;        /* "fp32", "fp16", "bf16" */
+  int32_t preferred_batch;      /* elements per step call it runs best with; 0: any */
 } mctx_model_info;
 
 enum { MCTX_EMB_BYTES = 0, MCTX_EMB_U32 = 1, MCTX_EMB_F32 = 2 };

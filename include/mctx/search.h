@@ -60,6 +60,10 @@ typedef struct mctx_search_params {
   mctx_qtransform qtransform;
   mctx_prng_mode prng;                /* MCTX_PRNG_JAX (default) or legacy */
   mctx_key key;                       /* jax.random.PRNGKey(seed) */
+  /* (optional) Polled once per simulation; a search whose should_stop
+   * returns non-zero stops with MCTX_ECANCELED. */
+  int (*should_stop)(void *arg);
+  void *should_stop_arg;
 } mctx_search_params;
 
 /* Fills p with mctx's defaults for `policy`, 32 simulations and seed 0. */

@@ -38,6 +38,14 @@ typedef struct mctx_api_env {
   const char *gpu_unavailable;    /* why gpu is NULL, for fallback_reason */
 } mctx_api_env;
 
+/* Opens the engines of env: the CPU engine with `threads` threads (<= 0: one
+ * per core) and, when `engine` is "auto" or "cuda" and this build has CUDA
+ * and a GPU is present, the CUDA engine. "cuda" without a usable GPU is an
+ * error; "auto" records why in env->gpu_unavailable. Returns 0 or an error. */
+int mctx_api_engines_open(mctx_api_env *env, const char *engine, int threads, mctx_status *st);
+/* Frees the engines opened by mctx_api_engines_open. */
+void mctx_api_engines_close(mctx_api_env *env);
+
 typedef struct mctx_job mctx_job;
 
 /* Decodes and validates a request body. `request_id` may be NULL (one is
@@ -57,6 +65,14 @@ int32_t mctx_job_batch_size(const mctx_job *j);
  * own result or error (mctx_job_status); returns 0 unless the arguments are
  * wrong. Jobs of one call must share a batch key. */
 int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n);
+
+/* Makes the job keep its search tree after it runs (for mctx_job_tree_json
+ * or storage); jobs that keep their tree run alone. Call before running. */
+void mctx_job_keep_tree(mctx_job *j);
+/* Appends the tree of a finished job that kept it: nested = 1 for mctx's
+ * test-data dictionaries, 0 for every field as arrays. Returns 0, -1 when the
+ * buffer's cap was reached, MCTX_ENOTFOUND when the job kept no tree. */
+int mctx_job_tree_json(const mctx_job *j, int nested, mctx_buf *out);
 
 /* Asks a job to stop: a running search stops at the next simulation when
  * every job merged into it was canceled. Thread-safe. */

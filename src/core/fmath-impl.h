@@ -13,36 +13,38 @@
 
 MCTX_HD static inline int mctx__isnan(float x) { return x != x; }
 
-MCTX_HD static inline float mctx__floorf(float x) {
-  /* Exact floor for |x| < 2^23; larger values are already integral. */
-  if (!(x > -8388608.0f && x < 8388608.0f)) return x;
-  float t = (float)(int32_t)x;
-  return t > x ? t - 1.0f : t;
-}
-
+/* x * 2^n for n in [-252, 254], as two exact power-of-two scalings (each
+ * factor a normal float); branch-free so loops over it vectorize. */
 MCTX_HD static inline float mctx__ldexpf(float x, int n) {
-  if (n > 127) { x = x * mctx__bits_f32(0x7f000000u); n -= 127; if (n > 127) n = 127; }
-  else if (n < -126) { x = x * mctx__bits_f32(0x00800000u); n += 126; if (n < -126) n = -126; }
-  return x * mctx__bits_f32((uint32_t)(n + 127) << 23);
+  int h = n >> 1;
+  float s1 = mctx__bits_f32((uint32_t)(h + 127) << 23);
+  float s2 = mctx__bits_f32((uint32_t)(n - h + 127) << 23);
+  return x * s1 * s2;
 }
 
+/* exp(x), Cephes' polynomial. Branch-free (selects only), so that the CPU
+ * engine's loops over a node's children vectorize. */
 MCTX_HD static inline float mctx_expf(float x) {
-  if (mctx__isnan(x)) return x;
-  if (x > 88.72283905206835f) return MCTX_F32_INF;
-  if (x < -103.97208f) return 0.0f;
-  float z = mctx__floorf(1.44269504088896341f * x + 0.5f);
-  x = x - z * 0.693359375f;
-  x = x - z * -2.12194440e-4f;
-  int n = (int)z;
-  z = x * x;
+  float xc = x > 88.72283905206835f ? 88.72283905206835f : x;
+  xc = xc < -103.97208f ? -103.97208f : xc;
+  float t = 1.44269504088896341f * xc + 0.5f;
+  float z = (float)(int32_t)t;
+  z = z > t ? z - 1.0f : z;              /* floor, exact: |t| < 2^23 here */
+  float r = xc - z * 0.693359375f;
+  r = r - z * -2.12194440e-4f;
+  int n = (int32_t)z;
+  float r2 = r * r;
   float p = 1.9875691500E-4f;
-  p = p * x + 1.3981999507E-3f;
-  p = p * x + 8.3334519073E-3f;
-  p = p * x + 4.1665795894E-2f;
-  p = p * x + 1.6666665459E-1f;
-  p = p * x + 5.0000001201E-1f;
-  p = p * z + x + 1.0f;
-  return mctx__ldexpf(p, n);
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r2 + r + 1.0f;
+  float y = mctx__ldexpf(p, n);
+  y = x > 88.72283905206835f ? MCTX_F32_INF : y;
+  y = x < -103.97208f ? 0.0f : y;
+  return x != x ? x : y;
 }
 
 MCTX_HD static inline float mctx_logf(float x) {

@@ -32,10 +32,28 @@ static inline float mctx__sum_canon(const float *x, int n) {
   return mctx__lanes_total(p);
 }
 
+/* Maximum and minimum, in 8 interleaved lanes so that the loop vectorizes
+ * (the result does not depend on the order). */
 static inline float mctx__max_f32(const float *x, int n) {
-  float m = MCTX_F32_NINF;
-  for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
+  float m[8];
+  for (int l = 0; l < 8; l++) m[l] = MCTX_F32_NINF;
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (int l = 0; i + l < n; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (int l = 1; l < 8; l++) m[0] = m[l] > m[0] ? m[l] : m[0];
+  return m[0];
+}
+
+static inline float mctx__min_f32(const float *x, int n) {
+  float m[8];
+  for (int l = 0; l < 8; l++) m[l] = MCTX_F32_INF;
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) m[l] = x[i + l] < m[l] ? x[i + l] : m[l];
+  for (int l = 0; i + l < n; l++) m[l] = x[i + l] < m[l] ? x[i + l] : m[l];
+  for (int l = 1; l < 8; l++) m[0] = m[l] < m[0] ? m[l] : m[0];
+  return m[0];
 }
 
 /* First index of the maximum; 0 when n == 0 or every value is -inf. */

@@ -28,6 +28,7 @@ typedef struct mctx__search {
   int32_t Ad;          /* decision actions */
   int32_t C;           /* chance outcomes */
   int32_t E;
+  int32_t group;       /* elements searched together */
 } mctx__search;
 
 /* Per-slice scratch, sized for `cap` elements. */

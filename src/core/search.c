@@ -29,6 +29,7 @@ struct mctx__work {
   uint8_t *emb_in, *emb_out;
   float *reward, *discount, *value, *logits;
   int32_t b0;                 /* first element of the slice */
+  int32_t group;              /* elements searched together (model batch) */
   float *q, *qs;              /* qtransform's scratch, A floats each */
   float *t0, *t1, *t2, *t3;   /* callers' scratch, A floats each */
   int32_t *sub;               /* stochastic: element indices of one kind */
@@ -45,11 +46,14 @@ static inline size_t row_at(const mctx_tree *t, int32_t b, int32_t n) {
   return node_at(t, b, n) * (size_t)t->num_actions;
 }
 
+/* A new node's children: unvisited, zero statistics (mctx's defaults). */
 static void init_children(mctx_tree *t, size_t row) {
-  for (int32_t a = 0; a < t->num_actions; a++) {
-    t->children_index[row + (size_t)a] = MCTX_UNVISITED;
-    t->children_visits[row + (size_t)a] = 0;
-  }
+  size_t A = (size_t)t->num_actions;
+  for (size_t a = 0; a < A; a++) t->children_index[row + a] = MCTX_UNVISITED;
+  memset(t->children_visits + row, 0, A * sizeof(int32_t));
+  memset(t->children_values + row, 0, A * sizeof(float));
+  memset(t->children_rewards + row, 0, A * sizeof(float));
+  memset(t->children_discounts + row, 0, A * sizeof(float));
 }
 
 /* Stores a node's prior logits and their softmax (over the decision part and,
@@ -77,26 +81,30 @@ static void set_priors(const mctx__search *s, size_t row, const float *logits, i
 /* Fills out[0..n) with the transformed q-values of node (b, node) over the
  * children [off, off + n). Uses w->q and w->qs as scratch. */
 static void qtransform(const mctx__search *s, mctx__work *w, int32_t b, int32_t node,
-                       int32_t off, int32_t n, float *out) {
+                       int32_t off, int32_t n, float *MCTX_RESTRICT out) {
   const mctx_tree *t = s->tree;
   size_t nb = node_at(t, b, node);
   size_t row = nb * (size_t)t->num_actions + (size_t)off;
-  const int32_t *vis = t->children_visits + row;
-  const float *r = t->children_rewards + row;
-  const float *d = t->children_discounts + row;
-  const float *v = t->children_values + row;
-  float *q = w->q;
-  for (int32_t i = 0; i < n; i++) q[i] = vis[i] > 0 ? mctx__q(r[i], d[i], v[i]) : 0.0f;
+  const int32_t *MCTX_RESTRICT vis = t->children_visits + row;
+  const float *MCTX_RESTRICT r = t->children_rewards + row;
+  const float *MCTX_RESTRICT d = t->children_discounts + row;
+  const float *MCTX_RESTRICT v = t->children_values + row;
+  float *MCTX_RESTRICT q = w->q;
+  /* Loops compute every child unconditionally and then select, so that they
+   * vectorize; unvisited children hold zeros (init_children). */
+  for (int32_t i = 0; i < n; i++) q[i] = mctx__q(r[i], d[i], v[i]);
   const mctx_qtransform *qt = &s->qt;
 
   if (qt->kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS) {
     float node_value = t->node_values[nb];
-    float lo = node_value, hi = node_value;
+    float *MCTX_RESTRICT safe = w->qs;
     for (int32_t i = 0; i < n; i++) {
-      float safe = vis[i] > 0 ? q[i] : node_value;
-      lo = safe < lo ? safe : lo;
-      hi = safe > hi ? safe : hi;
+      float qi = q[i];
+      safe[i] = vis[i] > 0 ? qi : node_value;
     }
+    float lo = mctx__min_f32(safe, n), hi = mctx__max_f32(safe, n);
+    lo = node_value < lo ? node_value : lo;
+    hi = node_value > hi ? node_value : hi;
     for (int32_t i = 0; i < n; i++) out[i] = mctx__qt_parent_siblings(q[i], vis[i], lo, hi, qt->epsilon);
     return;
   }
@@ -107,26 +115,32 @@ static void qtransform(const mctx__search *s, mctx__work *w, int32_t b, int32_t 
   /* completed_by_mix_value */
   int32_t sum_visits = 0, max_visits = 0;
   for (int32_t i = 0; i < n; i++) {
-    sum_visits += vis[i];
-    max_visits = vis[i] > max_visits ? vis[i] : max_visits;
+    int32_t vi = vis[i];
+    sum_visits += vi;
+    max_visits = vi > max_visits ? vi : max_visits;
   }
   float value = t->raw_values[nb];
   if (qt->use_mixed_value) {
-    const float *probs = t->children_prior_probs + row;
-    float *tmp = w->qs;
-    for (int32_t i = 0; i < n; i++) tmp[i] = vis[i] > 0 ? mctx__mix_prior(probs[i]) : 0.0f;
+    const float *MCTX_RESTRICT probs = t->children_prior_probs + row;
+    float *MCTX_RESTRICT tmp = w->qs;
+    for (int32_t i = 0; i < n; i++) {
+      float m = mctx__mix_prior(probs[i]);
+      tmp[i] = vis[i] > 0 ? m : 0.0f;
+    }
     float sum_probs = mctx__sum_canon(tmp, n);
-    for (int32_t i = 0; i < n; i++) tmp[i] = vis[i] > 0 ? mctx__mix_prior(probs[i]) * q[i] / sum_probs : 0.0f;
+    for (int32_t i = 0; i < n; i++) {
+      float x = mctx__mix_prior(probs[i]) * q[i] / sum_probs;
+      tmp[i] = vis[i] > 0 ? x : 0.0f;
+    }
     float weighted_q = mctx__sum_canon(tmp, n);
     value = mctx__mixed_value(value, sum_visits, weighted_q);
   }
-  for (int32_t i = 0; i < n; i++) out[i] = vis[i] > 0 ? q[i] : value;
+  for (int32_t i = 0; i < n; i++) {
+    float qi = q[i];
+    out[i] = vis[i] > 0 ? qi : value;
+  }
   if (qt->rescale_values) {
-    float lo = out[0], hi = out[0];
-    for (int32_t i = 1; i < n; i++) {
-      lo = out[i] < lo ? out[i] : lo;
-      hi = out[i] > hi ? out[i] : hi;
-    }
+    float lo = mctx__min_f32(out, n), hi = mctx__max_f32(out, n);
     for (int32_t i = 0; i < n; i++) out[i] = mctx__rescale(out[i], lo, hi, qt->epsilon);
   }
   float scale = mctx__mix_scale(qt->maxvisit_init, max_visits, qt->value_scale);
@@ -143,18 +157,20 @@ static int32_t select_muzero(const mctx__search *s, mctx__work *w, int32_t b, in
   const mctx_tree *t = s->tree;
   size_t nb = node_at(t, b, node);
   size_t row = nb * (size_t)t->num_actions;
-  const int32_t *vis = t->children_visits + row;
-  const float *probs = t->children_prior_probs + row;
+  const int32_t *MCTX_RESTRICT vis = t->children_visits + row;
+  const float *MCTX_RESTRICT probs = t->children_prior_probs + row;
   int32_t node_visit = t->node_visits[nb];
   float pb_c = mctx__pb_c(node_visit, s->p->pb_c_init, s->p->pb_c_base);
   float scale = mctx__puct_scale(node_visit, pb_c);
-  float *score = w->t0;
+  float *MCTX_RESTRICT score = w->t0;
   qtransform(s, w, b, node, 0, n, score);
   for (int32_t i = 0; i < n; i++) score[i] = score[i] + mctx__policy_score(scale, probs[i], vis[i]);
   if (depth == 0) {
-    const uint8_t *inv = t->root_invalid_actions + (size_t)b * (size_t)t->num_actions;
-    for (int32_t i = 0; i < n; i++)
-      if (inv[i]) score[i] = MCTX_F32_NINF;
+    const uint8_t *MCTX_RESTRICT inv = t->root_invalid_actions + (size_t)b * (size_t)t->num_actions;
+    for (int32_t i = 0; i < n; i++) {
+      float sc = score[i];
+      score[i] = inv[i] ? MCTX_F32_NINF : sc;
+    }
   }
   float best = mctx__max_f32(score, n);
   if (best == MCTX_F32_NINF) return 0;
@@ -191,9 +207,10 @@ static int32_t select_gumbel_root(const mctx__search *s, mctx__work *w, int32_t 
   int32_t considered = mctx__considered_visit(nc, w->budget[b - w->b0], sim_index);
   float max_logit = mctx__max_f32(logits, A);
   float *score = w->t1;
-  for (int32_t a = 0; a < A; a++)
-    score[a] = inv[a] ? MCTX_F32_NINF
-                      : mctx__score_considered(gumbel[a], logits[a], max_logit, cq[a], vis[a], considered);
+  for (int32_t a = 0; a < A; a++) {
+    float sc = mctx__score_considered(gumbel[a], logits[a], max_logit, cq[a], vis[a], considered);
+    score[a] = inv[a] ? MCTX_F32_NINF : sc;
+  }
   return mctx__argmax_f32(score, A);
 }
 
@@ -394,7 +411,7 @@ static void init_root(const mctx__search *s, mctx__work *w, int32_t b, const flo
   }
   if (t->is_decision) t->is_decision[n0] = 1;
 
-  float *full = w->logits + (size_t)(b - w->b0) * (size_t)A;  /* scratch row */
+  float *full = w->t3;
   root_logits(s, w, b, logits, noise_key, &ek, full);
   for (int32_t c = 0; c < s->C; c++) full[s->Ad + c] = MCTX_F32_NINF;
   set_priors(s, row, full, 1);
@@ -613,24 +630,24 @@ static int call_model(const mctx__search *s, mctx__work *w, int32_t b0, int32_t 
   return 0;
 }
 
-int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work *w,
-                       int64_t *expanded, int32_t *max_depth, mctx_status *st) {
-  int32_t n = b1 - b0;
+/* Runs every simulation for the elements [g0, g1), a group small enough that
+ * its trees stay in the cache while the group is searched. */
+static int run_group(const mctx__search *s, mctx__work *w, int32_t g0, int32_t g1, int64_t *expanded,
+                     int32_t *max_depth, mctx_status *st) {
   mctx_tree *t = s->tree;
   const mctx_search_params *p = s->p;
-  *expanded = 0;
-  *max_depth = 0;
-  if (n <= 0) return 0;
-  w->b0 = b0;
-  int rc = run_roots(s, w, b0, b1, st);
+  int32_t n = g1 - g0;
+  int rc = 0;
   for (int32_t sim = 0; rc == 0 && sim < s->S; sim++) {
+    if (p->should_stop && (sim & 7) == 0 && p->should_stop(p->should_stop_arg))
+      return mctx_status_set(st, MCTX_ECANCELED, NULL, "the search was canceled");
     for (int32_t i = 0; i < n; i++) {
-      int32_t b = b0 + i;
+      int32_t b = g0 + i;
       mctx_elem_key ek = elem_key(s, b);
-      mctx_key k = w->rng[i];
+      mctx_key k = w->rng[b - w->b0];
       mctx_key sim_key = mctx__split_nth(p->prng, k, 3u, 1u);
       w->expand_key[i] = mctx__split_nth(p->prng, k, 3u, 2u);
-      w->rng[i] = mctx__split_nth(p->prng, k, 3u, 0u);
+      w->rng[b - w->b0] = mctx__split_nth(p->prng, k, 3u, 0u);
       mctx_key sk = mctx__split_nth(p->prng, sim_key, (uint32_t)ek.group_size, (uint32_t)ek.group_index);
       int32_t depth = simulate(s, w, b, sk, &w->parent[i], &w->action[i]);
       if (depth > *max_depth) *max_depth = depth;
@@ -640,10 +657,10 @@ int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work
         memcpy(w->emb_in + (size_t)i * (size_t)s->E, t->embeddings + node_at(t, b, w->parent[i]) * (size_t)s->E,
                (size_t)s->E);
     }
-    rc = call_model(s, w, b0, n, st);
+    rc = call_model(s, w, g0, n, st);
     if (rc != 0) break;
     for (int32_t i = 0; i < n; i++) {
-      int32_t b = b0 + i;
+      int32_t b = g0 + i;
       int decision = 1;
       if (t->is_decision) decision = !t->is_decision[node_at(t, b, w->parent[i])];
       *expanded += expand(s, b, w->parent[i], w->action[i], w->next[i], w->reward[i], w->discount[i],
@@ -653,10 +670,24 @@ int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work
     }
   }
   if (rc == 0) {
-    for (int32_t b = b0; b < b1; b++) {
+    for (int32_t b = g0; b < g1; b++) {
       t->next_node[b] += s->S;
       finish(s, w, b);
     }
+  }
+  return rc;
+}
+
+int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work *w,
+                       int64_t *expanded, int32_t *max_depth, mctx_status *st) {
+  *expanded = 0;
+  *max_depth = 0;
+  if (b1 <= b0) return 0;
+  w->b0 = b0;
+  int rc = run_roots(s, w, b0, b1, st);
+  for (int32_t g0 = b0; rc == 0 && g0 < b1; g0 += w->group) {
+    int32_t g1 = g0 + w->group < b1 ? g0 + w->group : b1;
+    rc = run_group(s, w, g0, g1, expanded, max_depth, st);
   }
   return rc;
 }
@@ -666,19 +697,21 @@ int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work
 mctx__work *mctx__work_new(const mctx__search *s, int32_t cap) {
   mctx__work *w = calloc(1, sizeof *w);
   if (!w) return NULL;
-  size_t c = (size_t)(cap > 0 ? cap : 1);
+  size_t slice = (size_t)(cap > 0 ? cap : 1);
+  size_t c = (size_t)s->group < slice ? (size_t)s->group : slice;
   size_t A = (size_t)s->A, E = (size_t)(s->E ? s->E : 1);
   size_t scratch = A > 32 ? A : 32;
   w->cap = (int32_t)c;
+  w->group = (int32_t)c;
   w->parent = malloc(c * sizeof(int32_t));
   w->action = malloc(c * sizeof(int32_t));
   w->next = malloc(c * sizeof(int32_t));
   w->index = malloc(2 * c * sizeof(int32_t));
   w->sub = malloc(c * sizeof(int32_t));
-  w->rng = malloc(c * sizeof(mctx_key));
-  w->final_key = malloc(c * sizeof(mctx_key));
+  w->rng = malloc(slice * sizeof(mctx_key));
+  w->final_key = malloc(slice * sizeof(mctx_key));
   w->expand_key = malloc(2 * c * sizeof(mctx_key));
-  w->budget = malloc(c * sizeof(int32_t));
+  w->budget = malloc(slice * sizeof(int32_t));
   w->emb_in = malloc(2 * c * E);
   w->emb_out = malloc(2 * c * E);
   w->reward = malloc(2 * c * sizeof(float));
@@ -776,5 +809,14 @@ int mctx__search_prepare(mctx__search *s, const mctx_search_params *p, const mct
   s->Ad = tree->num_decision_actions;
   s->C = C;
   s->E = tree->embedding_bytes;
+  /* Elements are searched a few at a time, so that their trees stay in the
+   * cache; a model that wants larger batches (a network) gets them. */
+  size_t per = mctx_tree_bytes(1, tree->num_nodes, tree->num_actions, tree->embedding_bytes, stochastic,
+                               tree->root_gumbel != NULL);
+  int32_t g = per ? (int32_t)((size_t)384 * 1024 / per) : 1;
+  if (g < 1) g = 1;
+  if (g > 256) g = 256;
+  if (model->info.preferred_batch > g) g = model->info.preferred_batch;
+  s->group = g;
   return 0;
 }

@@ -12,7 +12,7 @@
 
 #include "util/buf.h"
 
-#define MCTX_JW_MAX_DEPTH 64
+#define MCTX_JW_MAX_DEPTH 2048
 
 typedef struct mctx_jw {
   mctx_buf *buf;
