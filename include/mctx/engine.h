@@ -42,7 +42,9 @@ int mctx_engine_cpu_threads(const mctx_engine *e);
 /* Runs a search (see mctx_engine_vtable.search). With continue_tree = 0 the
  * tree is reset from `root`; with 1 the tree (from mctx_tree_reuse) is
  * searched further: its root keeps its statistics, and root->prior_logits,
- * value and embeddings may be NULL. Returns 0 or an error with st filled. */
+ * value and embeddings may be NULL. `tree` may be NULL when only the result
+ * is wanted: the engine then uses a tree of its own (on the GPU, it never
+ * copies the tree back). Returns 0 or an error with st filled. */
 int mctx_engine_search(mctx_engine *e, const mctx_search_params *p, const mctx_model *model,
                        const mctx_root *root, int continue_tree, mctx_tree *tree,
                        mctx_result *res, mctx_status *st);

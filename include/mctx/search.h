@@ -108,6 +108,7 @@ typedef struct mctx_result {
   float *visit_counts;      /* [B][A] */
   float *visit_probs;       /* [B][A] */
   float *qvalues;           /* [B][A] */
+  int32_t *elem_expanded;   /* [B]: nodes each element's search created */
   int64_t num_expanded_nodes;
   int32_t max_depth_reached;
 } mctx_result;

@@ -22,7 +22,7 @@ int mctx_api_engines_open(mctx_api_env *env, const char *engine, int threads, mc
   mctx_status gst;
   env->gpu = mctx_engine_cuda_new(-1, &gst);
   if (!env->gpu) {
-    static char why[256];
+    static char why[400];
     snprintf(why, sizeof why, "%s", gst.reason);
     env->gpu_unavailable = why;
     if (strcmp(engine, "cuda") == 0) {

@@ -284,7 +284,7 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   uint8_t *embs = malloc((size_t)B * (E ? E : 1));
   uint8_t *inv = j0->invalid ? malloc((size_t)B * (size_t)A) : NULL;
   mctx_elem_key *keys = malloc((size_t)B * sizeof(mctx_elem_key));
-  int32_t *action = malloc((size_t)B * sizeof(int32_t));
+  int32_t *action = malloc((size_t)B * sizeof(int32_t) * 2);
   float *out = malloc((size_t)B * (size_t)A * 4 * sizeof(float) + (size_t)B * sizeof(float));
   mctx_tree *tree = NULL;
   mctx_job **live = NULL;
@@ -316,15 +316,20 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   B = off;
   if (n == 0) goto done;
 
-  tree = mctx_tree_new(B, j0->params.num_simulations + 1, A + C, A, (int32_t)E, stochastic, gumbel, &st);
-  if (!tree) { fail_all(jobs, n, &st); goto done; }
+  /* The CPU searches in a tree of ours; the GPU keeps its own on the device
+   * unless the job wants the tree. */
+  if (engine == env->cpu || j0->return_tree || j0->store_tree) {
+    tree = mctx_tree_new(B, j0->params.num_simulations + 1, A + C, A, (int32_t)E, stochastic, gumbel, &st);
+    if (!tree) { fail_all(jobs, n, &st); goto done; }
+  }
   mctx_search_params p = j0->params;
   stop_set ss = {jobs, n};
   p.should_stop = all_canceled;
   p.should_stop_arg = &ss;
   mctx_root root = {B, A, logits, values, E ? embs : NULL, inv, keys};
   float *w = out, *rv = out + (size_t)B * (size_t)A, *vc = rv + B, *qv = vc + (size_t)B * (size_t)A;
-  mctx_result res = {action, w, rv, vc, NULL, qv, 0, 0};
+  int32_t *elem_expanded = action + B;
+  mctx_result res = {action, w, rv, vc, NULL, qv, elem_expanded, 0, 0};
   double t0 = mono_ms();
   int rc = mctx_engine_search(engine, &p, model, &root, 0, tree, &res, &st);
   double dt = mono_ms() - t0;
@@ -351,27 +356,13 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
     memcpy(j->visit_counts, vc + (size_t)off * (size_t)A, ba * sizeof(float));
     memcpy(j->qvalues, qv + (size_t)off * (size_t)A, ba * sizeof(float));
     j->duration_ms = dt;
-    j->expanded = n == 1 ? res.num_expanded_nodes : 0;
+    j->expanded = 0;
+    for (int32_t k = 0; k < j->B; k++) j->expanded += elem_expanded[off + k];
     j->depth_reached = res.max_depth_reached;
     j->device_used = device;
     snprintf(j->fallback_reason, sizeof j->fallback_reason, "%s", fallback);
     j->merged_with = (int32_t)n;
     off += j->B;
-  }
-  if (n > 1) {
-    /* Per-job counts of expanded nodes, read off the tree. */
-    off = 0;
-    for (size_t i = 0; i < n; i++) {
-      int64_t e = 0;
-      for (int32_t b = off; b < off + jobs[i]->B; b++) {
-        for (int32_t k = 1; k < tree->num_nodes; k++) {
-          size_t nn = (size_t)b * (size_t)tree->num_nodes + (size_t)k;
-          if (tree->node_visits[nn] > 0) e++;
-        }
-      }
-      jobs[i]->expanded = e;
-      off += jobs[i]->B;
-    }
   }
   if (n == 1 && (j0->return_tree || j0->store_tree)) {
     j0->tree = tree;

@@ -126,10 +126,12 @@ int mctx_cmd_bench(int argc, char **argv) {
     goto out;
   }
   mctx_root r = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
   for (int i = 0; i < warmup + repeat; i++) {
     double t0 = now_ms();
-    if (mctx_engine_search(e, &p, m, &r, 0, t, &res, &st) != 0) {
+    /* The GPU keeps its tree on the device: no copy back (as the service). */
+    mctx_tree *tt = strcmp(engine, "cuda") == 0 ? NULL : t;
+    if (mctx_engine_search(e, &p, m, &r, 0, tt, &res, &st) != 0) {
       mctx_cli_error("bench", "search failed: %s%s%s", st.field, st.field[0] ? ": " : "", st.reason);
       rc = 1;
       goto out;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #if defined(__CUDACC__)
-#define MCTX_HD __host__ __device__ __forceinline__
+#define MCTX_HD __host__ __device__
 #define MCTX_RESTRICT __restrict__
 #else
 #define MCTX_HD

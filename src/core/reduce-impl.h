@@ -21,7 +21,7 @@ MCTX_HD static inline float mctx__lanes_total(float *p) {
   return p[0];
 }
 
-#if !defined(__CUDA_ARCH__)
+/* Host only (the device reduces across a warp: cuda/common.cuh). */
 static inline float mctx__sum_canon(const float *x, int n) {
   float p[MCTX_LANES];
   for (int l = 0; l < MCTX_LANES; l++) p[l] = 0.0f;
@@ -73,6 +73,5 @@ static inline void mctx__softmax(const float *x, float *out, int n) {
 }
 
 static inline void mctx__softmax_inplace(float *x, int n) { mctx__softmax(x, x, n); }
-#endif
 
 #endif

@@ -663,9 +663,11 @@ static int run_group(const mctx__search *s, mctx__work *w, int32_t g0, int32_t g
       int32_t b = g0 + i;
       int decision = 1;
       if (t->is_decision) decision = !t->is_decision[node_at(t, b, w->parent[i])];
-      *expanded += expand(s, b, w->parent[i], w->action[i], w->next[i], w->reward[i], w->discount[i],
-                          w->logits + (size_t)i * (size_t)s->A, w->value[i],
-                          w->emb_out + (size_t)i * (size_t)s->E, decision);
+      int fresh = expand(s, b, w->parent[i], w->action[i], w->next[i], w->reward[i], w->discount[i],
+                         w->logits + (size_t)i * (size_t)s->A, w->value[i],
+                         w->emb_out + (size_t)i * (size_t)s->E, decision);
+      *expanded += fresh;
+      if (s->res->elem_expanded) s->res->elem_expanded[b] += fresh;
       backward(t, b, w->next[i]);
     }
   }
@@ -684,6 +686,8 @@ int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work
   *max_depth = 0;
   if (b1 <= b0) return 0;
   w->b0 = b0;
+  if (s->res->elem_expanded)
+    for (int32_t b = b0; b < b1; b++) s->res->elem_expanded[b] = 0;
   int rc = run_roots(s, w, b0, b1, st);
   for (int32_t g0 = b0; rc == 0 && g0 < b1; g0 += w->group) {
     int32_t g1 = g0 + w->group < b1 ? g0 + w->group : b1;

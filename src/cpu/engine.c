@@ -44,9 +44,24 @@ static int cpu_search(mctx_engine *e, const mctx_search_params *p, const mctx_mo
   cpu_engine *ce = (cpu_engine *)e;
   if (!(model->info.engines & MCTX_ENGINE_CPU))
     return mctx_status_set(st, MCTX_EUNSUPPORTED, "model", "model '%s' does not run on the CPU", model->vt->name);
+  /* Without a tree of the caller's, the search uses one of its own. */
+  mctx_tree *own = NULL;
+  if (!tree) {
+    if (continue_tree)
+      return mctx_status_set(st, MCTX_EINVALID, "tree", "continuing a search needs the reused tree");
+    int stochastic = p->policy == MCTX_POLICY_STOCHASTIC_MUZERO;
+    int32_t C = stochastic ? model->info.num_chance_outcomes : 0;
+    if (p->num_simulations < 1 || root->num_actions < 1 || root->batch_size < 1)
+      return mctx_search_params_check(p, root->num_actions, st) ? st->code
+             : mctx_status_set(st, MCTX_ERANGE, "root_input.batch_size", "must be >= 1");
+    own = tree = mctx_tree_new(root->batch_size, p->num_simulations + 1, root->num_actions + (C > 0 ? C : 0),
+                               root->num_actions, model->info.embedding_bytes, stochastic,
+                               p->policy == MCTX_POLICY_GUMBEL_MUZERO, st);
+    if (!tree) return st ? st->code : MCTX_ENOMEM;
+  }
   mctx__search s;
   int rc = mctx__search_prepare(&s, p, model, root, continue_tree, tree, res, st);
-  if (rc != 0) return rc;
+  if (rc != 0) { mctx_tree_free(own); return rc; }
   int32_t B = tree->batch_size;
   /* Small batches stay on the calling thread: a slice should be worth a hand-off. */
   int nslices = ce->threads;
@@ -58,6 +73,7 @@ static int cpu_search(mctx_engine *e, const mctx_search_params *p, const mctx_mo
   mctx_status *sts = calloc((size_t)nslices, sizeof(mctx_status));
   if (!rcs || !expanded || !depth || !sts) {
     free(rcs); free(expanded); free(depth); free(sts);
+    mctx_tree_free(own);
     return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
   }
   slice_job job = {&s, nslices, B, rcs, expanded, depth, sts};
@@ -78,6 +94,7 @@ static int cpu_search(mctx_engine *e, const mctx_search_params *p, const mctx_mo
   res->num_expanded_nodes = total;
   res->max_depth_reached = most;
   free(rcs); free(expanded); free(depth); free(sts);
+  mctx_tree_free(own);
   return rc;
 }
 

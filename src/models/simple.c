@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mctx/cuda.h"
 #include "models/builtin.h"
 
 typedef struct simple {
   int32_t A, B;
   float *qvalues;  /* bandit: [B][A] */
+  mctx_cuda_model dev;
 } simple;
 
 static void simple_destroy(void *self) {
@@ -105,6 +107,8 @@ static int mock_create(const mctx_json *params, const mctx_model_ctx *ctx, mctx_
   s->A = ctx->num_actions;
   m->vt = &MOCK_VT;
   m->self = s;
+  s->dev.kind = MCTX_CUDA_MODEL_MOCK;
+  m->device = &s->dev;
   m->info.embedding_bytes = 4;
   m->info.embedding_kind = MCTX_EMB_F32;
   m->info.embedding_count = 1;
@@ -149,6 +153,10 @@ static int bandit_create(const mctx_json *params, const mctx_model_ctx *ctx, mct
   }
   m->vt = &BANDIT_VT;
   m->self = s;
+  s->dev.kind = MCTX_CUDA_MODEL_BANDIT;
+  s->dev.qvalues = s->qvalues;
+  s->dev.qvalues_rows = s->B;
+  m->device = &s->dev;
   m->info.embedding_bytes = (int32_t)sizeof(bandit_emb);
   m->info.embedding_kind = MCTX_EMB_U32;
   m->info.embedding_count = 2;

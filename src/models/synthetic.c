@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mctx/cuda.h"
 #include "models/builtin.h"
 #include "models/synthetic-impl.h"
 
 typedef struct syn {
   int32_t A;
   int32_t C;
+  mctx_cuda_model dev;
 } syn;
 
 static void outputs(uint32_t state, int32_t A, float *logits, float *value) {
@@ -114,6 +116,9 @@ static int create(const mctx_json *params, const mctx_model_ctx *ctx, mctx_model
   m->info.embedding_count = 1;
   m->info.engines = MCTX_ENGINE_CPU | MCTX_ENGINE_CUDA;
   m->info.precision = "fp32";
+  s->dev.kind = stochastic ? MCTX_CUDA_MODEL_SYNTHETIC_STOCHASTIC : MCTX_CUDA_MODEL_SYNTHETIC;
+  s->dev.num_chance_outcomes = s->C;
+  m->device = &s->dev;
   return 0;
 }
 

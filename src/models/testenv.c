@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mctx/cuda.h"
 #include "models/builtin.h"
 #include "models/testenv-impl.h"
 
@@ -13,6 +14,7 @@ typedef struct testenv {
   int mode;
   float discount;
   int zero_reward;
+  mctx_cuda_model dev;
 } testenv;
 
 static void outputs(const testenv *m, mctx_key k, float *logits, float *value) {
@@ -76,6 +78,11 @@ static int te_create(const mctx_json *params, const mctx_model_ctx *ctx, mctx_mo
   m->info.embedding_count = 2;
   m->info.engines = MCTX_ENGINE_CPU | MCTX_ENGINE_CUDA;
   m->info.precision = "fp32";
+  s->dev.kind = MCTX_CUDA_MODEL_TEST_ENV;
+  s->dev.discount = s->discount;
+  s->dev.zero_reward = s->zero_reward;
+  s->dev.prng = s->mode;
+  m->device = &s->dev;
   return 0;
 }
 

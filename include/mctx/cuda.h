@@ -1,0 +1,80 @@
+/* mctx/cuda.h: the CUDA engine, and what a model offers it.
+ *
+ * The CUDA engine runs the whole search on one GPU. For the built-in models
+ * (synthetic, synthetic_stochastic, mctx_test_env, mock, bandit) each batch
+ * element's search is one warp of a single kernel launch: selection, the
+ * model's step, expansion and backup all stay on the device. A model of one's
+ * own runs on the device by filling an mctx_cuda_model with `step` (and
+ * optionally `root`): the engine then runs each simulation as a selection
+ * kernel, the model's own kernels on the engine's stream with device
+ * pointers, and an expansion kernel. Results equal the CPU engine's for
+ * float32 models: same actions, visit counts and topology. */
+#ifndef MCTX_CUDA_H
+#define MCTX_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mctx/engine.h"
+#include "mctx/errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+  MCTX_CUDA_MODEL_CALLBACK = 0,        /* runs `step` on the engine's stream */
+  MCTX_CUDA_MODEL_SYNTHETIC = 1,
+  MCTX_CUDA_MODEL_SYNTHETIC_STOCHASTIC = 2,
+  MCTX_CUDA_MODEL_TEST_ENV = 3,
+  MCTX_CUDA_MODEL_MOCK = 4,
+  MCTX_CUDA_MODEL_BANDIT = 5
+};
+
+/* A model's device side, pointed to by mctx_model.device. */
+typedef struct mctx_cuda_model {
+  int kind;                    /* MCTX_CUDA_MODEL_* */
+  /* built-in models' parameters */
+  float discount;              /* mctx_test_env */
+  int zero_reward;             /* mctx_test_env */
+  int prng;                    /* mctx_test_env: mctx_prng_mode */
+  int32_t num_chance_outcomes; /* synthetic_stochastic */
+  const float *qvalues;        /* bandit: host [rows][A], uploaded by the engine */
+  int32_t qvalues_rows;
+  /* MCTX_CUDA_MODEL_CALLBACK: one simulation's step for n elements, on
+   * `stream` (a cudaStream_t), all pointers on the device:
+   * actions [n], embeddings [n][E] -> reward [n], discount [n],
+   * prior_logits [n][A], value [n], next_embeddings [n][E]. Launch kernels,
+   * do not synchronize. Returns 0 or an error (st filled). */
+  int (*step)(void *self, void *stream, int32_t n, const int32_t *actions, const void *embeddings,
+              float *reward, float *discount, float *prior_logits, float *value, void *next_embeddings,
+              mctx_status *st);
+  void *self;
+} mctx_cuda_model;
+
+/* Device memory as the engine sees it. */
+typedef struct mctx_cuda_memory {
+  size_t total_bytes;          /* the device's memory */
+  size_t free_before;          /* free when the last search started */
+  size_t free_after;           /* free when it ended */
+  size_t engine_bytes;         /* held by the engine's workspace now */
+  size_t peak_bytes;           /* the most the engine held for one search */
+  int32_t last_chunk;          /* batch elements per launch of the last search */
+  char device_name[128];
+  int compute_capability;      /* 90 for sm_90 */
+} mctx_cuda_memory;
+
+/* The CUDA engine on GPU `device` (-1: the current device, 0 by default).
+ * Returns NULL with st saying why when no GPU is usable. */
+mctx_engine *mctx_engine_cuda_new(int device, mctx_status *st);
+/* Whether e is a CUDA engine. */
+int mctx_engine_is_cuda(const mctx_engine *e);
+void mctx_engine_cuda_memory(mctx_engine *e, mctx_cuda_memory *out);
+/* Caps the batch elements of one launch (0: sized from free memory). Tests
+ * use it to check that chunked searches give identical results. */
+void mctx_engine_cuda_set_max_chunk(mctx_engine *e, int32_t max_chunk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

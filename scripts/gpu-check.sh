@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# scripts/gpu-check.sh: the GPU side of mctx-c, on a machine with an NVIDIA GPU.
+#
+#   scripts/gpu-check.sh [BUILD_DIR]
+#
+# Builds (unless BUILD_DIR already holds a build), runs the GPU tests (parity
+# with the CPU engine), runs them again under compute-sanitizer (memcheck and
+# racecheck), measures the card's copy bandwidth, and prints the benchmark
+# table of docs/BENCHMARKS.md. When DeepMind's mctx is present (MCTX_SRC, a
+# checkout of google-deepmind/mctx) and JAX is installed, mctx is measured in
+# the same run with shared/bench/bench_mctx.py (BENCH_MCTX) and the table gives
+# the ratios. Writes everything under OUT_DIR (default build-gpu/out).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build-gpu}
+OUT_DIR=${OUT_DIR:-$BUILD/out}
+mkdir -p "$OUT_DIR"
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+
+if [ ! -x "$BUILD/mctx" ]; then
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release ${CMAKE_FLAGS:-} >/dev/null || exit 1
+  cmake --build "$BUILD" -j "$(nproc)" || exit 1
+fi
+
+echo "== device"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader | tee "$OUT_DIR/device.txt"
+
+echo "== GPU tests"
+status=0
+"$BUILD/tests/cuda-test-parity" 2>&1 | tee "$OUT_DIR/parity.log" | tail -8 || status=1
+grep -q "0 failed" "$OUT_DIR/parity.log" || status=1
+
+if command -v compute-sanitizer >/dev/null; then
+  echo "== compute-sanitizer"
+  for tool in memcheck racecheck; do
+    MCTX_PARITY_CASES=${SANITIZER_CASES:-12} compute-sanitizer --tool $tool --error-exitcode 99 \
+      "$BUILD/tests/cuda-test-parity" reference_configurations random_requests chunked_launches tree_reuse \
+      >"$OUT_DIR/sanitizer-$tool.log" 2>&1
+    rc=$?
+    echo "$tool: exit $rc; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/sanitizer-$tool.log" | tail -1)"
+    [ $rc -eq 0 ] || status=1
+  done
+fi
+
+if [ "${SKIP_BENCH:-0}" = 1 ]; then exit $status; fi
+
+echo "== the card's copy bandwidth (device to device, bytes read + written)"
+python3 - <<'PY' 2>/dev/null | tee "$OUT_DIR/bandwidth.txt" || echo "(no PyTorch: bandwidth not measured)"
+import torch
+n = 1 << 30
+a = torch.empty(n, dtype=torch.uint8, device="cuda"); b = torch.empty_like(a)
+for _ in range(3): b.copy_(a)
+torch.cuda.synchronize()
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(20): b.copy_(a)
+e.record(); torch.cuda.synchronize()
+ms = s.elapsed_time(e) / 20
+print("copy_bandwidth_GBps %.1f" % (2 * n / ms / 1e6))
+PY
+
+if command -v ncu >/dev/null; then
+  echo "== DRAM traffic of one search (ncu), gumbel_muzero B=1024 A=64 S=64"
+  ncu --clock-control none --metrics dram__bytes_read.sum,dram__bytes_write.sum,gpu__time_duration.sum \
+    --kernel-name regex:search_kernel --launch-skip 1 --launch-count 1 \
+    "$BUILD/mctx" bench --engine cuda --batch 1024 --actions 64 --simulations 64 --repeat 1 \
+    >"$OUT_DIR/ncu.txt" 2>&1 || true
+  grep -E "dram__bytes|gpu__time_duration" "$OUT_DIR/ncu.txt" || tail -5 "$OUT_DIR/ncu.txt"
+fi
+
+echo "== benchmarks (mctx bench --engine cuda, median of ${REPEAT:-20})"
+CASES=(
+  "gumbel_muzero 1 64 64 synthetic"
+  "gumbel_muzero 1024 64 64 synthetic"
+  "muzero 1024 64 64 synthetic"
+  "gumbel_muzero 64 362 800 synthetic"
+  "muzero 1 362 800 synthetic"
+  "gumbel_muzero 256 64 64 synthetic"
+  "muzero 256 64 64 synthetic"
+  "gumbel_muzero 4096 64 64 synthetic"
+  "muzero 1 64 64 synthetic"
+  "gumbel_muzero 1 362 800 synthetic"
+)
+: >"$OUT_DIR/bench.jsonl"
+for c in "${CASES[@]}"; do
+  set -- $c
+  "$BUILD/mctx" bench --engine cuda --policy "$1" --batch "$2" --actions "$3" --simulations "$4" --model "$5" \
+    --repeat "${REPEAT:-20}" --json ${6:+--model-params "$6"} | tee -a "$OUT_DIR/bench.jsonl"
+done
+
+if [ -n "${MCTX_SRC:-}" ] && [ -f "${BENCH_MCTX:-}" ]; then
+  echo "== mctx on the same GPU (bench_mctx.py)"
+  PYTHONPATH="$MCTX_SRC:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 timeout ${MCTX_TIMEOUT:-420} \
+    python3 "$BENCH_MCTX" ${MCTX_ONLY:+--only $MCTX_ONLY} >"$OUT_DIR/mctx.json" 2>"$OUT_DIR/mctx.log"
+  echo "bench_mctx.py exit $?"
+fi
+
+python3 - "$OUT_DIR" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+ours = [json.loads(l) for l in open(os.path.join(out, "bench.jsonl")) if l.strip()]
+mctx = {}
+p = os.path.join(out, "mctx.json")
+if os.path.exists(p) and os.path.getsize(p) > 0:
+    try:
+        for c in json.load(open(p))["cases"]:
+            if "median_ms" in c:
+                key = (c["policy"], c["batch"], c["num_actions"], c["num_simulations"],
+                       c["model"] if c["model"] == "synthetic" else "mlp-" + c["dtype"])
+                mctx[key] = c["median_ms"]
+    except Exception as e:
+        print("could not read mctx.json:", e)
+print("| policy | batch | actions | sims | model | mctx-c (ms) | sims/s | mctx (ms) | speedup |")
+print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
+for r in ours:
+    key = (r["policy"], r["batch"], r["actions"], r["simulations"], r["model"])
+    m = mctx.get(key)
+    print("| %s | %d | %d | %d | %s | %.3f | %.3g | %s | %s |" % (
+        r["policy"], r["batch"], r["actions"], r["simulations"], r["model"], r["median_ms"], r["sims_per_s"],
+        "%.2f" % m if m else "-", "%.1fx" % (m / r["median_ms"]) if m else "-"))
+PY
+exit $status
