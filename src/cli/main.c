@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#if defined(MCTX_WITH_SERVICE)
+#include "service/service.h"
+#include "store/cmd_db.h"
+#endif
 
 typedef struct command {
   const char *name;
@@ -15,6 +19,10 @@ typedef struct command {
 static const command COMMANDS[] = {
   {"search", mctx_cmd_search, "run one search request (JSON) and print the result"},
   {"bench", mctx_cmd_bench, "time searches and print median time and simulations per second"},
+#if defined(MCTX_WITH_SERVICE)
+  {"serve", mctx_cmd_serve, "run the search service (HTTP API, metrics, history in the database)"},
+  {"db", mctx_cmd_db, "the search database: init, migrate, stats, workload-class, sdi, prune"},
+#endif
 };
 
 void mctx_cli_error(const char *cmd, const char *fmt, ...) {

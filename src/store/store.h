@@ -99,4 +99,38 @@ int mctx_store_ping(mctx_store *s, mctx_status *st);
 void mctx_search_row_free(mctx_search_row *r);
 void mctx_search_rows_free(mctx_search_row *rows, size_t n);
 
+/* ==== Additions (schema, retention, trees) ==== */
+
+/* mctx_store_open2's flags. */
+#define MCTX_STORE_OPEN_NO_MIGRATE 1u  /* leave the schema as it is (`mctx db migrate`) */
+
+/* Opens a store like mctx_store_open, with flags. NULL with st on failure;
+ * close with mctx_store_close. */
+mctx_store *mctx_store_open2(const char *url, unsigned flags, mctx_status *st);
+/* The SQL dialect: "sqlite", "postgresql" or "hana" (odbc speaks either). */
+const char *mctx_store_dialect(const mctx_store *s);
+/* Applies the migrations from the database's version up to `target` (0: the
+ * latest) in one transaction; *from and *to (may be NULL) get the versions
+ * before and after. Running it again changes nothing. Returns 0, or
+ * MCTX_EUNSUPPORTED when the database is newer than this build. */
+int mctx_store_migrate(mctx_store *s, int target, int *from, int *to, mctx_status *st);
+/* The database's schema version (0: no schema yet). */
+int mctx_store_schema_version(mctx_store *s, int *version, mctx_status *st);
+/* The newest schema version this build knows. */
+int mctx_store_schema_latest(void);
+/* Checks a record as mctx_store_put would (fields, UTF-8, JSON) without
+ * writing it: 0, or the error naming the field. */
+int mctx_store_record_check(const mctx_search_record *rec, mctx_status *st);
+/* Retention: deletes history rows and stored trees older than before_ms
+ * (Unix ms); the daily statistics stay. *deleted (may be NULL) gets the
+ * number of history rows deleted. */
+int mctx_store_prune(mctx_store *s, int64_t before_ms, int64_t *deleted, mctx_status *st);
+
+/* zstd for stored trees. Compress: level 0 means 3. Decompress: at most
+ * max_out bytes (0: 4 GiB), else MCTX_ELIMIT. *out is malloc'd; free() it. */
+int mctx_store_zstd_compress(const void *src, size_t len, int level, void **out, size_t *out_len,
+                             mctx_status *st);
+int mctx_store_zstd_decompress(const void *src, size_t len, size_t max_out, void **out, size_t *out_len,
+                               mctx_status *st);
+
 #endif

@@ -160,9 +160,9 @@ int mctx_parse_number(const char *s, size_t n, double *d, int64_t *iv, int *is_i
   }
   if (k != n) return -1;
   int e10 = ex - frac + dropped;
-  if (integral && dropped == 0 && nd <= 18) {
+  if (integral && dropped == 0 && (neg ? m <= (uint64_t)1 << 63 : m <= (uint64_t)INT64_MAX)) {
     *is_int = 1;
-    *iv = neg ? -(int64_t)m : (int64_t)m;
+    *iv = neg ? (int64_t)(0 - m) : (int64_t)m;
   }
   if (dropped == 0 && m <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
     double v = (double)m;

@@ -1,0 +1,2 @@
+-- bootstrap: migration_lock
+LOCK TABLE MCTX_SCHEMA_VERSION IN EXCLUSIVE MODE

@@ -1,0 +1,2 @@
+-- bootstrap: migration_prelude
+SET TRANSACTION AUTOCOMMIT DDL OFF

@@ -1,0 +1,3 @@
+-- command: db workload-class --app mctx --priority 7 --statement-memory 16 --statement-threads 8
+CREATE WORKLOAD CLASS "MCTX_SERVICE" SET 'PRIORITY' = '7', 'STATEMENT MEMORY LIMIT' = '16', 'STATEMENT THREAD LIMIT' = '8';
+CREATE WORKLOAD MAPPING "MCTX_SERVICE_MAPPING" WORKLOAD CLASS "MCTX_SERVICE" SET 'APPLICATION NAME' = 'mctx';

@@ -1,0 +1,2 @@
+-- query: lock_history
+LOCK TABLE MCTX_SEARCH_HISTORY IN EXCLUSIVE MODE

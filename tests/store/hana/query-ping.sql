@@ -1,0 +1,2 @@
+-- query: ping
+SELECT 1 FROM DUMMY

@@ -1,0 +1,2 @@
+-- query: prune_history
+DELETE FROM MCTX_SEARCH_HISTORY WHERE TIME_MS < ?

@@ -1,0 +1,2 @@
+-- query: prune_trees
+DELETE FROM MCTX_SEARCH_TREES WHERE CREATED_MS < ?
