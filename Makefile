@@ -16,9 +16,15 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the service lands, `make run` runs a first search on the example request.
+# `make run` starts the search service on 127.0.0.1:8080 with SQLite under
+# ./data (the defaults; Ctrl-C drains and stops it). MCTX_* variables configure it
+# (`build/mctx serve --help`).
 run: setup build
-	$(BUILD)/mctx search --input examples/first_search.json
+	@echo "mctx serve: http://127.0.0.1:8080 (SQLite: ./data/mctx.db; Ctrl-C stops it)"
+	@echo "first search, in another terminal:"
+	@echo "  curl -s -X POST http://127.0.0.1:8080/api/v1/mcts/search -H 'Content-Type: application/json' -d @examples/first_search.json"
+	@echo "then: curl -s http://127.0.0.1:8080/api/v1/searches   and   curl -s http://127.0.0.1:8080/metrics"
+	$(BUILD)/mctx serve
 
 # The whole suite: the release build's tests, then the same tests built with
 # AddressSanitizer and UBSan.

@@ -29,6 +29,10 @@ echo "== GPU tests"
 status=0
 "$BUILD/tests/cuda-test-parity" 2>&1 | tee "$OUT_DIR/parity.log" | tail -8 || status=1
 grep -q "0 failed" "$OUT_DIR/parity.log" || status=1
+if [ -x "$BUILD/tests/cuda-test-network" ]; then
+  "$BUILD/tests/cuda-test-network" 2>&1 | tee "$OUT_DIR/network.log" | tail -12 || status=1
+  grep -q " 0 failed" "$OUT_DIR/network.log" || status=1
+fi
 
 if command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer"
@@ -69,23 +73,31 @@ if command -v ncu >/dev/null; then
 fi
 
 echo "== benchmarks (mctx bench --engine cuda, median of ${REPEAT:-20})"
+MLP='{"emb": 128, "hidden": 256, "seed": 0}'
 CASES=(
-  "gumbel_muzero 1 64 64 synthetic"
-  "gumbel_muzero 1024 64 64 synthetic"
-  "muzero 1024 64 64 synthetic"
-  "gumbel_muzero 64 362 800 synthetic"
-  "muzero 1 362 800 synthetic"
-  "gumbel_muzero 256 64 64 synthetic"
-  "muzero 256 64 64 synthetic"
-  "gumbel_muzero 4096 64 64 synthetic"
-  "muzero 1 64 64 synthetic"
-  "gumbel_muzero 1 362 800 synthetic"
+  "--policy gumbel_muzero --batch 1 --actions 64 --simulations 64 --model synthetic"
+  "--policy gumbel_muzero --batch 1024 --actions 64 --simulations 64 --model synthetic"
+  "--policy muzero --batch 1024 --actions 64 --simulations 64 --model synthetic"
+  "--policy gumbel_muzero --batch 64 --actions 362 --simulations 800 --model synthetic"
+  "--policy muzero --batch 1 --actions 362 --simulations 800 --model synthetic"
+  "--policy gumbel_muzero --batch 1024 --actions 64 --simulations 64 --model mlp --precision bf16"
+  "--policy gumbel_muzero --batch 1024 --actions 64 --simulations 64 --model mlp --precision fp32"
+  "--policy gumbel_muzero --batch 1024 --actions 64 --simulations 64 --model mlp --precision fp16"
+  "--policy gumbel_muzero --batch 1024 --actions 64 --simulations 64 --model mlp --precision bf16 --aligned 0"
+  "--policy muzero --batch 1 --actions 64 --simulations 64 --model synthetic"
+  "--policy gumbel_muzero --batch 256 --actions 64 --simulations 64 --model synthetic"
+  "--policy muzero --batch 256 --actions 64 --simulations 64 --model synthetic"
+  "--policy gumbel_muzero --batch 4096 --actions 64 --simulations 64 --model synthetic"
+  "--policy muzero --batch 1024 --actions 64 --simulations 200 --model synthetic"
+  "--policy gumbel_muzero --batch 1024 --actions 362 --simulations 128 --model synthetic"
+  "--policy gumbel_muzero --batch 1 --actions 362 --simulations 800 --model synthetic"
+  "--policy muzero --batch 64 --actions 362 --simulations 800 --model synthetic"
 )
 : >"$OUT_DIR/bench.jsonl"
 for c in "${CASES[@]}"; do
-  set -- $c
-  "$BUILD/mctx" bench --engine cuda --policy "$1" --batch "$2" --actions "$3" --simulations "$4" --model "$5" \
-    --repeat "${REPEAT:-20}" --json ${6:+--model-params "$6"} | tee -a "$OUT_DIR/bench.jsonl"
+  extra=()
+  case "$c" in *"--model mlp"*) extra=(--model-params "$MLP");; esac
+  "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json | tee -a "$OUT_DIR/bench.jsonl"
 done
 
 if [ -n "${MCTX_SRC:-}" ] && [ -f "${BENCH_MCTX:-}" ]; then
@@ -113,10 +125,13 @@ if os.path.exists(p) and os.path.getsize(p) > 0:
 print("| policy | batch | actions | sims | model | mctx-c (ms) | sims/s | mctx (ms) | speedup |")
 print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
 for r in ours:
-    key = (r["policy"], r["batch"], r["actions"], r["simulations"], r["model"])
+    model = r["model"] if r["model"] == "synthetic" else "mlp-" + {"fp32": "float32", "bf16": "bfloat16"}.get(r.get("precision", ""), r.get("precision", ""))
+    key = (r["policy"], r["batch"], r["actions"], r["simulations"], model)
     m = mctx.get(key)
     print("| %s | %d | %d | %d | %s | %.3f | %.3g | %s | %s |" % (
-        r["policy"], r["batch"], r["actions"], r["simulations"], r["model"], r["median_ms"], r["sims_per_s"],
+        r["policy"], r["batch"], r["actions"], r["simulations"],
+        r["model"] + ("" if r["model"] == "synthetic" else " " + r.get("precision", "") + ("" if r.get("aligned", 1) else " unaligned")),
+        r["median_ms"], r["sims_per_s"],
         "%.2f" % m if m else "-", "%.1fx" % (m / r["median_ms"]) if m else "-"))
 PY
 exit $status

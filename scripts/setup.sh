@@ -12,8 +12,9 @@ PKGS=(build-essential cmake pkg-config
       libyajl-dev libmicrohttpd-dev libjwt-dev libssl-dev
       libsqlite3-dev libpq-dev unixodbc-dev odbc-postgresql libzstd-dev
       libopenblas-dev libopenmpi-dev openmpi-bin)
-# Tests: a real PostgreSQL server, curl, a browser for the dashboard tests.
-PKGS+=(postgresql curl chromium wrk)
+# Tests: a real PostgreSQL server, curl, a browser for the dashboard tests,
+# Python 3 for the service's black-box tests, wrk for its benchmarks.
+PKGS+=(postgresql curl chromium wrk python3)
 
 missing=()
 for p in "${PKGS[@]}"; do

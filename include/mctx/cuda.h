@@ -28,8 +28,39 @@ enum {
   MCTX_CUDA_MODEL_SYNTHETIC_STOCHASTIC = 2,
   MCTX_CUDA_MODEL_TEST_ENV = 3,
   MCTX_CUDA_MODEL_MOCK = 4,
-  MCTX_CUDA_MODEL_BANDIT = 5
+  MCTX_CUDA_MODEL_BANDIT = 5,
+  MCTX_CUDA_MODEL_MLP = 6              /* a dense network: the engine's cuBLASLt path */
 };
+
+/* One dense layer y = x @ w + b of a network the engine runs with cuBLASLt:
+ * w is host float32 [in][out] row-major, b [out] or NULL. */
+typedef struct mctx_cuda_dense {
+  int32_t in, out;
+  const float *w;
+  const float *b;
+} mctx_cuda_dense;
+
+#define MCTX_CUDA_MAX_LAYERS 8
+
+/* A MuZero-style network (models/mlp.h): dynamics [state S, one_hot(action)
+ * A] -> ReLU layers -> [S + 1] (next state = tanh of the first S, reward the
+ * last); prediction [S] -> ReLU layers -> [A + 1] (logits, value). The
+ * embedding of a node holds the state in its first S floats. */
+typedef struct mctx_cuda_mlp {
+  int32_t state_dim, num_actions, emb_floats;
+  int32_t n_dyn, n_pred;
+  mctx_cuda_dense dyn[MCTX_CUDA_MAX_LAYERS];
+  mctx_cuda_dense pred[MCTX_CUDA_MAX_LAYERS];
+  float discount;
+  const void *identity;        /* changes when the weights change (a cache key) */
+  /* Numerics, set per search (the API sets them from the request's precision,
+   * use_t4_optimizations and tensor_core_aligned): */
+  int precision;               /* MCTX_CUDA_FP32, _FP16 or _BF16 (activations and
+                                  weights; fp32 accumulation; tree statistics fp32) */
+  int aligned;                 /* pad dimensions to multiples of 8 (same values) */
+} mctx_cuda_mlp;
+
+enum { MCTX_CUDA_FP32 = 0, MCTX_CUDA_FP16 = 1, MCTX_CUDA_BF16 = 2 };
 
 /* A model's device side, pointed to by mctx_model.device. */
 typedef struct mctx_cuda_model {
@@ -41,6 +72,7 @@ typedef struct mctx_cuda_model {
   int32_t num_chance_outcomes; /* synthetic_stochastic */
   const float *qvalues;        /* bandit: host [rows][A], uploaded by the engine */
   int32_t qvalues_rows;
+  const mctx_cuda_mlp *mlp;    /* MCTX_CUDA_MODEL_MLP */
   /* MCTX_CUDA_MODEL_CALLBACK: one simulation's step for n elements, on
    * `stream` (a cudaStream_t), all pointers on the device:
    * actions [n], embeddings [n][E] -> reward [n], discount [n],
@@ -60,6 +92,9 @@ typedef struct mctx_cuda_memory {
   size_t engine_bytes;         /* held by the engine's workspace now */
   size_t peak_bytes;           /* the most the engine held for one search */
   int32_t last_chunk;          /* batch elements per launch of the last search */
+  const char *last_path;       /* "fused" or "batched" (network models) */
+  char last_precision[8];      /* the network path's precision: fp32, fp16, bf16 */
+  int last_aligned;            /* its dimensions padded to tensor-core multiples */
   char device_name[128];
   int compute_capability;      /* 90 for sm_90 */
 } mctx_cuda_memory;
@@ -73,6 +108,13 @@ void mctx_engine_cuda_memory(mctx_engine *e, mctx_cuda_memory *out);
 /* Caps the batch elements of one launch (0: sized from free memory). Tests
  * use it to check that chunked searches give identical results. */
 void mctx_engine_cuda_set_max_chunk(mctx_engine *e, int32_t max_chunk);
+
+/* Runs the engine's network path once on n states (tests), in net's
+ * precision: state [n][S] -> logits [n][A], value [n]; and, with actions,
+ * next state [n][S] and reward [n] through the dynamics. Host pointers. */
+int mctx_engine_cuda_mlp_eval(mctx_engine *e, const mctx_cuda_mlp *net, int32_t n, const float *state,
+                              const int32_t *actions, float *logits, float *value, float *next, float *reward,
+                              mctx_status *st);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,13 @@ struct mctx_job {
   const char *device_used;       /* "cpu" | "gpu" */
   char fallback_reason[160];
   int32_t merged_with;           /* jobs in the search it ran in */
+  /* the GPU's side of the search, when it ran there */
+  int gpu_ran;
+  char gpu_name[128];
+  double gpu_total_mib, gpu_free_before_mib, gpu_free_after_mib, gpu_engine_peak_mib;
+  int32_t gpu_chunk;
+  char gpu_path[16], gpu_precision[8];
+  int gpu_aligned;
 
   atomic_int canceled;
 };

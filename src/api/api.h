@@ -29,13 +29,17 @@ typedef struct mctx_api_limits {
 
 void mctx_api_limits_default(mctx_api_limits *l);
 
-/* What jobs run with. Engines are borrowed. */
+struct mctx_model_repo;
+
+/* What jobs run with. Engines and the model repository are borrowed. */
 typedef struct mctx_api_env {
   mctx_api_limits limits;
   const char *default_model;      /* model of requests that name none: "synthetic" */
   mctx_engine *cpu;               /* required */
   mctx_engine *gpu;               /* NULL when no GPU is usable */
   const char *gpu_unavailable;    /* why gpu is NULL, for fallback_reason */
+  struct mctx_model_repo *models; /* (optional) the model repository (models/repository.h);
+                                     requests' model names look there first */
 } mctx_api_env;
 
 /* Opens the engines of env: the CPU engine with `threads` threads (<= 0: one

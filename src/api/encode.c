@@ -322,6 +322,22 @@ int mctx_job_encode(const mctx_job *j, mctx_buf *out) {
   MCTX_JW_KV(&w, "seed", mctx_jw_i64, j->seed);
   MCTX_JW_KV(&w, "prng", mctx_jw_str, j->params.prng == MCTX_PRNG_JAX ? "jax" : "jax_legacy");
   MCTX_JW_KV(&w, "batched_with", mctx_jw_i64, j->merged_with > 0 ? j->merged_with - 1 : 0);
+  if (j->gpu_ran) {
+    /* Device memory before and after, the engine's own peak, and how the
+     * batch was cut (docs/GPU.md). */
+    mctx_jw_key(&w, "gpu");
+    mctx_jw_obj(&w);
+    MCTX_JW_KV(&w, "name", mctx_jw_str, j->gpu_name);
+    MCTX_JW_KV(&w, "memory_total_mib", mctx_jw_f64, j->gpu_total_mib);
+    MCTX_JW_KV(&w, "memory_free_before_mib", mctx_jw_f64, j->gpu_free_before_mib);
+    MCTX_JW_KV(&w, "memory_free_after_mib", mctx_jw_f64, j->gpu_free_after_mib);
+    MCTX_JW_KV(&w, "engine_peak_mib", mctx_jw_f64, j->gpu_engine_peak_mib);
+    MCTX_JW_KV(&w, "chunk_size", mctx_jw_i64, j->gpu_chunk);
+    MCTX_JW_KV(&w, "path", mctx_jw_str, j->gpu_path);
+    MCTX_JW_KV(&w, "network_precision", mctx_jw_str, j->gpu_precision);
+    MCTX_JW_KV(&w, "tensor_core_aligned", mctx_jw_bool, j->gpu_aligned);
+    mctx_jw_end(&w);
+  }
   mctx_jw_key(&w, "root_value");
   mctx_jw_f32_array(&w, j->root_value, (size_t)B);
   mctx_jw_key(&w, "root_visit_counts");

@@ -14,7 +14,9 @@
 #include <time.h>
 
 #include "api/api-impl.h"
+#include "mctx/cuda.h"
 #include "mctx/registry.h"
+#include "models/repository.h"
 #include "util/jsonw.h"
 
 void mctx_api_limits_default(mctx_api_limits *l) {
@@ -122,7 +124,7 @@ int mctx_job_prepare(const mctx_api_env *env, const char *body, size_t len, cons
   if (rc == 0) rc = mctx__job_decode(env, j, mctx_json_root(j->doc), st);
   if (rc == 0) {
     mctx_model_ctx mc = {j->A, j->B, j->params.prng};
-    rc = mctx_model_create(j->model_name, j->model_params, &mc, &j->model, st);
+    rc = mctx_model_repo_create(env->models, j->model_name, j->model_params, &mc, &j->model, st);
   }
   if (rc == 0) {
     const mctx_model_info *mi = &j->model->info;
@@ -322,6 +324,18 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
     tree = mctx_tree_new(B, j0->params.num_simulations + 1, A + C, A, (int32_t)E, stochastic, gumbel, &st);
     if (!tree) { fail_all(jobs, n, &st); goto done; }
   }
+  /* A network on the GPU computes in the request's precision: fp16 or bf16
+   * when asked, fp16 for use_t4_optimizations with fp32 asked (a T4 has no
+   * bf16; the engine falls back to fp16 there by itself). */
+  if (engine == env->gpu && model->device && ((const mctx_cuda_model *)model->device)->kind == MCTX_CUDA_MODEL_MLP &&
+      ((const mctx_cuda_model *)model->device)->mlp) {
+    mctx_cuda_mlp *net = (mctx_cuda_mlp *)((const mctx_cuda_model *)model->device)->mlp;
+    int prec = strcmp(j0->precision, "fp16") == 0 ? MCTX_CUDA_FP16
+             : strcmp(j0->precision, "bf16") == 0 ? MCTX_CUDA_BF16 : MCTX_CUDA_FP32;
+    if (j0->use_t4 && prec == MCTX_CUDA_FP32) prec = MCTX_CUDA_FP16;
+    net->precision = prec;
+    net->aligned = j0->tensor_core_aligned;
+  }
   mctx_search_params p = j0->params;
   stop_set ss = {jobs, n};
   p.should_stop = all_canceled;
@@ -334,6 +348,11 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   int rc = mctx_engine_search(engine, &p, model, &root, 0, tree, &res, &st);
   double dt = mono_ms() - t0;
   if (rc != 0) { fail_all(jobs, n, &st); goto done; }
+#if defined(MCTX_HAVE_CUDA)
+  mctx_cuda_memory mem;
+  int on_gpu = engine == env->gpu && mctx_engine_is_cuda(engine);
+  if (on_gpu) mctx_engine_cuda_memory(engine, &mem);
+#endif
 
   off = 0;
   for (size_t i = 0; i < n; i++) {
@@ -362,6 +381,20 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
     j->device_used = device;
     snprintf(j->fallback_reason, sizeof j->fallback_reason, "%s", fallback);
     j->merged_with = (int32_t)n;
+#if defined(MCTX_HAVE_CUDA)
+    if (on_gpu) {
+      j->gpu_ran = 1;
+      snprintf(j->gpu_name, sizeof j->gpu_name, "%s", mem.device_name);
+      j->gpu_total_mib = (double)mem.total_bytes / 1048576.0;
+      j->gpu_free_before_mib = (double)mem.free_before / 1048576.0;
+      j->gpu_free_after_mib = (double)mem.free_after / 1048576.0;
+      j->gpu_engine_peak_mib = (double)mem.peak_bytes / 1048576.0;
+      j->gpu_chunk = mem.last_chunk;
+      snprintf(j->gpu_path, sizeof j->gpu_path, "%s", mem.last_path ? mem.last_path : "");
+      snprintf(j->gpu_precision, sizeof j->gpu_precision, "%s", mem.last_precision);
+      j->gpu_aligned = mem.last_aligned;
+    }
+#endif
     off += j->B;
   }
   if (n == 1 && (j0->return_tree || j0->store_tree)) {

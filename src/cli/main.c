@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_arena.h"
 #if defined(MCTX_WITH_SERVICE)
 #include "service/service.h"
 #include "store/cmd_db.h"
@@ -19,6 +20,7 @@ typedef struct command {
 static const command COMMANDS[] = {
   {"search", mctx_cmd_search, "run one search request (JSON) and print the result"},
   {"bench", mctx_cmd_bench, "time searches and print median time and simulations per second"},
+  {"arena", mctx_cmd_arena, "play two search configurations against each other on a game"},
 #if defined(MCTX_WITH_SERVICE)
   {"serve", mctx_cmd_serve, "run the search service (HTTP API, metrics, history in the database)"},
   {"db", mctx_cmd_db, "the search database: init, migrate, stats, workload-class, sdi, prune"},

@@ -214,8 +214,10 @@ int mctx_tree_reuse(const mctx_tree *src, const int32_t *actions, int32_t extra_
 
 /* ==== Invariants ==== */
 
-#define CHECK(cond, ...) do { if (!(cond)) { free(sum); \
-    return mctx_status_set(st, MCTX_EINTERNAL, "tree", __VA_ARGS__); } } while (0)
+#define CHECK(cond, ...) do { if (!(cond)) { \
+    int rc_ = mctx_status_set(st, MCTX_EINTERNAL, "tree", __VA_ARGS__); \
+    free(sum); \
+    return rc_; } } while (0)
 
 int mctx_tree_check(const mctx_tree *t, int max_depth_used, mctx_status *st) {
   int32_t B = t->batch_size, N = t->num_nodes, A = t->num_actions;

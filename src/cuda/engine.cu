@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "core/reduce-impl.h"
-#include "cuda/kernel.cuh"
+#include "cuda/fast.cuh"
+#include "cuda/net.cuh"
+
+#include "cuda/lt.h"
 
 extern "C" {
 #include "mctx/cuda.h"
@@ -30,6 +33,13 @@ struct cuda_engine {
   size_t hmem_bytes;
   mctx_cuda_memory mem;
   int32_t max_chunk;
+  /* the network path */
+  struct NetPlan *net;
+  cublasLtHandle_t lt;
+  void *lt_ws;
+  size_t lt_ws_bytes;
+  void *netbuf;
+  size_t netbuf_bytes;
 };
 
 /* Bump allocation inside one block, 256-byte aligned. */
@@ -44,13 +54,70 @@ static void *take(carve *c, size_t bytes) {
   return c->base ? c->base + off : NULL;
 }
 
-/* Lays out a chunk of `n` elements: tree, inputs, outputs. With a NULL base
- * it only measures. */
+/* The inputs and outputs of n elements, laid out the same way in pinned
+ * host memory and on the device, so that a one-chunk search moves them with
+ * one copy each way. */
+struct Io {
+  float *logits;           /* in  [n][Ad] */
+  float *value;            /* in  [n] */
+  uint8_t *emb;            /* in  [n][E] */
+  uint8_t *inv;            /* in  [n][A] */
+  mctx_elem_key *keys;     /* in  [n] */
+  size_t in_bytes;
+  int32_t *action;         /* out [n] */
+  float *weights;          /* out [n][Ad] */
+  float *root_values;      /* out [n] */
+  float *visit_counts;     /* out [n][Ad] */
+  float *qvalues;          /* out [n][Ad] */
+  int32_t *expanded;       /* out [n] */
+  int32_t *depth;          /* out [n] */
+  size_t out_bytes;
+  char *in, *out;
+};
+
+static void layout_io(carve *c, int32_t n, int32_t A, int32_t Ad, int32_t E, Io *io) {
+  size_t start = c->used;
+  io->logits = (float *)take(c, (size_t)n * (size_t)Ad * 4);
+  io->in = (char *)io->logits;
+  io->value = (float *)take(c, (size_t)n * 4);
+  io->emb = (uint8_t *)take(c, (size_t)n * (size_t)(E ? E : 1));
+  io->inv = (uint8_t *)take(c, (size_t)n * (size_t)A);
+  io->keys = (mctx_elem_key *)take(c, (size_t)n * sizeof(mctx_elem_key));
+  io->in_bytes = c->used - start;
+  c->used = (c->used + 255) & ~(size_t)255;
+  start = c->used;
+  io->action = (int32_t *)take(c, (size_t)n * 4);
+  io->out = (char *)io->action;
+  io->weights = (float *)take(c, (size_t)n * (size_t)Ad * 4);
+  io->root_values = (float *)take(c, (size_t)n * 4);
+  io->visit_counts = (float *)take(c, (size_t)n * (size_t)Ad * 4);
+  io->qvalues = (float *)take(c, (size_t)n * (size_t)Ad * 4);
+  io->expanded = (int32_t *)take(c, (size_t)n * 4);
+  io->depth = (int32_t *)take(c, (size_t)n * 4);
+  io->out_bytes = c->used - start;
+  c->used = (c->used + 255) & ~(size_t)255;
+}
+
+/* Lays out a chunk of `n` elements on the device: inputs and outputs (as
+ * layout_io), the tree, the path scratch. With a NULL base it only measures. */
 static size_t layout(char *base, int32_t n, int32_t N, int32_t A, int32_t Ad, int32_t E, int stochastic,
-                     int gumbel, DevSearch *s) {
+                     int gumbel, DevSearch *s, Io *io) {
   carve c = {base, 0};
+  layout_io(&c, n, A, Ad, E, io);
+  s->root_logits = io->logits;
+  s->root_value = io->value;
+  s->root_emb = io->emb;
+  s->keys = io->keys;
+  s->action = io->action;
+  s->weights = io->weights;
+  s->root_values = io->root_values;
+  s->visit_counts = io->visit_counts;
+  s->qvalues = io->qvalues;
+  s->expanded = io->expanded;
+  s->depth = io->depth;
   size_t bn = (size_t)n * (size_t)N, bna = bn * (size_t)A;
   DevTree &t = s->t;
+  t.root_invalid = io->inv;
   t.node_visits = (int32_t *)take(&c, bn * 4);
   t.raw_values = (float *)take(&c, bn * 4);
   t.node_values = (float *)take(&c, bn * 4);
@@ -64,21 +131,11 @@ static size_t layout(char *base, int32_t n, int32_t N, int32_t A, int32_t Ad, in
   t.children_discounts = (float *)take(&c, bna * 4);
   t.children_values = (float *)take(&c, bna * 4);
   t.embeddings = (uint8_t *)take(&c, bn * (size_t)(E ? E : 1));
-  t.root_invalid = (uint8_t *)take(&c, (size_t)n * (size_t)A);
   t.is_decision = stochastic ? (uint8_t *)take(&c, bn) : NULL;
   t.root_gumbel = gumbel ? (float *)take(&c, (size_t)n * (size_t)A * 4) : NULL;
   t.next_node = (int32_t *)take(&c, (size_t)n * 4);
-  s->root_logits = (const float *)take(&c, (size_t)n * (size_t)Ad * 4);
-  s->root_value = (const float *)take(&c, (size_t)n * 4);
-  s->root_emb = (const uint8_t *)take(&c, (size_t)n * (size_t)(E ? E : 1));
-  s->keys = (const mctx_elem_key *)take(&c, (size_t)n * sizeof(mctx_elem_key));
-  s->action = (int32_t *)take(&c, (size_t)n * 4);
-  s->weights = (float *)take(&c, (size_t)n * (size_t)Ad * 4);
-  s->root_values = (float *)take(&c, (size_t)n * 4);
-  s->visit_counts = (float *)take(&c, (size_t)n * (size_t)Ad * 4);
-  s->qvalues = (float *)take(&c, (size_t)n * (size_t)Ad * 4);
-  s->expanded = (int32_t *)take(&c, (size_t)n * 4);
-  s->depth = (int32_t *)take(&c, (size_t)n * 4);
+  s->path = (PathEntry *)take(&c, bn * sizeof(PathEntry));
+  s->path_cap = N;
   return c.used + 256;
 }
 
@@ -132,11 +189,461 @@ static int copy_tree(cuda_engine *e, mctx_tree *h, const DevTree &d, int32_t b0,
   };
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     if (!parts[i].bytes) continue;
+    /* The root's invalid actions are the request's (an input of the search). */
+    if (to_device && parts[i].dev == (void *)d.root_invalid) continue;
     if (to_device)
       CUDA_CHECK(cudaMemcpyAsync(parts[i].dev, parts[i].host, parts[i].bytes, cudaMemcpyHostToDevice, e->stream), st);
     else
       CUDA_CHECK(cudaMemcpyAsync(parts[i].host, parts[i].dev, parts[i].bytes, cudaMemcpyDeviceToHost, e->stream), st);
   }
+  return 0;
+}
+
+/* ==== The network path (MCTX_CUDA_MODEL_MLP) ==== */
+
+/* One dense layer on the device: weights [in_p][out_p] (zero padding) in the
+ * network's type, its cuBLASLt descriptors for a batch of `rows`. */
+struct NetLayer {
+  int32_t in, out, in_p, out_p;
+  void *w, *b;
+  int relu, out_float;
+  cublasLtMatmulDesc_t desc;
+  cublasLtMatrixLayout_t la, lb, lc;
+  cublasLtMatmulAlgo_t algo;
+  int have_desc;
+};
+
+struct NetPlan {
+  const void *identity;
+  int prec, aligned;
+  int32_t S, A, n_dyn, n_pred, rows;
+  int32_t x_ld, dout_ld, pin_ld, pout_ld, hidden_ld;
+  NetLayer dyn[MCTX_CUDA_MAX_LAYERS], pred[MCTX_CUDA_MAX_LAYERS];
+  void *wmem;
+  size_t wbytes;
+  float discount;
+};
+
+static int32_t pad_to(int32_t x, int aligned) { return aligned ? (x + 7) / 8 * 8 : x; }
+static size_t type_size(int prec) { return prec == MCTX_CUDA_FP32 ? 4 : 2; }
+static cudaDataType_t cuda_type(int prec) {
+  return prec == MCTX_CUDA_FP32 ? CUDA_R_32F : prec == MCTX_CUDA_FP16 ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+/* Host float -> the network's type, into dst[i]. */
+static void put_value(void *dst, size_t i, int prec, float v) {
+  if (prec == MCTX_CUDA_FP32) ((float *)dst)[i] = v;
+  else if (prec == MCTX_CUDA_FP16) ((__half *)dst)[i] = __float2half_rn(v);
+  else ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(v);
+}
+
+#define LT_CHECK(call, st)                                                                       \
+  do {                                                                                           \
+    cublasStatus_t s_ = (call);                                                                  \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                             \
+      return mctx_status_set((st), MCTX_EDEVICE, "device", "%s failed: cuBLASLt status %d", #call, (int)s_); \
+  } while (0)
+
+static void net_plan_free(cuda_engine *e, NetPlan *p) {
+  if (!p) return;
+  const mctx_lt_api *lt = mctx__lt_load(NULL, 0);
+  NetLayer *all[2] = {p->dyn, p->pred};
+  int32_t counts[2] = {p->n_dyn, p->n_pred};
+  for (int part = 0; part < 2; part++)
+    for (int32_t i = 0; i < counts[part]; i++) {
+      NetLayer *l = &all[part][i];
+      if (!l->have_desc || !lt) continue;
+      lt->desc_destroy(l->desc);
+      lt->layout_destroy(l->la);
+      lt->layout_destroy(l->lb);
+      lt->layout_destroy(l->lc);
+    }
+  if (p->wmem) cudaFree(p->wmem);
+  (void)e;
+  free(p);
+}
+
+/* The cuBLASLt descriptors of one layer for `rows` rows: D[out_p x rows]
+ * = W[out_p x in_p] * X[in_p x rows] (column-major views of the row-major
+ * [in][out] weights and [rows][in] activations). */
+static int net_layer_desc(cuda_engine *e, const mctx_lt_api *lt, NetPlan *p, NetLayer *l, int32_t rows,
+                          mctx_status *st) {
+  if (l->have_desc) {
+    lt->desc_destroy(l->desc);
+    lt->layout_destroy(l->la);
+    lt->layout_destroy(l->lb);
+    lt->layout_destroy(l->lc);
+    l->have_desc = 0;
+  }
+  cudaDataType_t t = cuda_type(p->prec), tout = l->out_float ? CUDA_R_32F : t;
+  LT_CHECK(lt->desc_create(&l->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), st);
+  cublasLtEpilogue_t epi = l->relu ? (l->b ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU)
+                                   : (l->b ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+  LT_CHECK(lt->desc_set(l->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi), st);
+  if (l->b) {
+    LT_CHECK(lt->desc_set(l->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &l->b, sizeof l->b), st);
+    LT_CHECK(lt->desc_set(l->desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &tout, sizeof tout), st);
+  }
+  LT_CHECK(lt->layout_create(&l->la, t, (uint64_t)l->out_p, (uint64_t)l->in_p, l->out_p), st);
+  LT_CHECK(lt->layout_create(&l->lb, t, (uint64_t)l->in_p, (uint64_t)rows, l->in_p), st);
+  LT_CHECK(lt->layout_create(&l->lc, tout, (uint64_t)l->out_p, (uint64_t)rows, l->out_p), st);
+  l->have_desc = 1;
+  cublasLtMatmulPreference_t pref;
+  LT_CHECK(lt->pref_create(&pref), st);
+  lt->pref_set(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &e->lt_ws_bytes, sizeof e->lt_ws_bytes);
+  cublasLtMatmulHeuristicResult_t h;
+  int found = 0;
+  cublasStatus_t hs = lt->heuristic(e->lt, l->desc, l->la, l->lb, l->lc, l->lc, pref, 1, &h, &found);
+  lt->pref_destroy(pref);
+  if (hs != CUBLAS_STATUS_SUCCESS || found == 0)
+    return mctx_status_set(st, MCTX_EDEVICE, "device", "cuBLASLt has no algorithm for a %dx%d layer on %d rows",
+                           (int)l->in, (int)l->out, (int)rows);
+  l->algo = h.algo;
+  (void)p;
+  return 0;
+}
+
+/* The engine's plan for a network in a precision: weights uploaded once and
+ * kept while the same weights come back. */
+static int net_plan(cuda_engine *e, const mctx_cuda_mlp *net, int prec, int aligned, NetPlan **out,
+                    mctx_status *st) {
+  char why[300];
+  const mctx_lt_api *lt = mctx__lt_load(why, sizeof why);
+  if (!lt) return mctx_status_set(st, MCTX_EUNSUPPORTED, "device", "%s", why);
+  if (!e->lt) {
+    LT_CHECK(lt->create(&e->lt), st);
+    e->lt_ws_bytes = (size_t)32 << 20;
+    CUDA_CHECK(cudaMalloc(&e->lt_ws, e->lt_ws_bytes), st);
+  }
+  NetPlan *p = e->net;
+  if (p && p->identity == net->identity && p->prec == prec && p->aligned == aligned) {
+    *out = p;
+    return 0;
+  }
+  net_plan_free(e, p);
+  e->net = NULL;
+  if (net->n_dyn < 1 || net->n_pred < 1 || net->n_dyn > MCTX_CUDA_MAX_LAYERS || net->n_pred > MCTX_CUDA_MAX_LAYERS)
+    return mctx_status_set(st, MCTX_EINVALID, "model", "the network has no dynamics or prediction layers");
+  p = (NetPlan *)calloc(1, sizeof *p);
+  if (!p) return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
+  p->identity = net->identity;
+  p->prec = prec;
+  p->aligned = aligned;
+  p->S = net->state_dim;
+  p->A = net->num_actions;
+  p->n_dyn = net->n_dyn;
+  p->n_pred = net->n_pred;
+  p->discount = net->discount;
+  size_t ts = type_size(prec), total = 0;
+  int32_t hidden = 0;
+  const mctx_cuda_dense *parts[2] = {net->dyn, net->pred};
+  NetLayer *layers[2] = {p->dyn, p->pred};
+  int32_t counts[2] = {net->n_dyn, net->n_pred};
+  for (int part = 0; part < 2; part++)
+    for (int32_t i = 0; i < counts[part]; i++) {
+      const mctx_cuda_dense *d = &parts[part][i];
+      NetLayer *l = &layers[part][i];
+      l->in = d->in;
+      l->out = d->out;
+      l->in_p = pad_to(d->in, aligned);
+      l->out_p = pad_to(d->out, aligned);
+      l->relu = i + 1 < counts[part];
+      l->out_float = !l->relu;
+      total += ((size_t)l->in_p * (size_t)l->out_p * ts + 255) & ~(size_t)255;
+      if (d->b) total += ((size_t)l->out_p * (l->out_float ? 4 : ts) + 255) & ~(size_t)255;
+      if (l->relu) hidden = l->out_p > hidden ? l->out_p : hidden;
+    }
+  p->x_ld = p->dyn[0].in_p;
+  p->dout_ld = p->dyn[p->n_dyn - 1].out_p;
+  p->pin_ld = p->pred[0].in_p;
+  p->pout_ld = p->pred[p->n_pred - 1].out_p;
+  p->hidden_ld = hidden > 0 ? hidden : 8;
+  if (p->dyn[0].in != p->S + p->A || p->dyn[p->n_dyn - 1].out != p->S + 1 || p->pred[0].in != p->S ||
+      p->pred[p->n_pred - 1].out != p->A + 1) {
+    free(p);
+    return mctx_status_set(st, MCTX_ESHAPE, "model", "the network's layer shapes do not chain");
+  }
+  cudaError_t ce = cudaMalloc(&p->wmem, total);
+  if (ce != cudaSuccess) {
+    free(p);
+    return mctx_status_set(st, MCTX_ENOMEM, "device", "cannot hold the network's weights: %s", cudaGetErrorString(ce));
+  }
+  p->wbytes = total;
+  /* Staged through host memory in the target type, padding zero. */
+  char *host = (char *)calloc(1, total);
+  if (!host) { net_plan_free(e, p); return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory"); }
+  size_t off = 0;
+  for (int part = 0; part < 2; part++)
+    for (int32_t i = 0; i < counts[part]; i++) {
+      const mctx_cuda_dense *d = &parts[part][i];
+      NetLayer *l = &layers[part][i];
+      char *hw = host + off;
+      l->w = (char *)p->wmem + off;
+      for (int32_t r = 0; r < d->in; r++)
+        for (int32_t c = 0; c < d->out; c++)
+          put_value(hw, (size_t)r * (size_t)l->out_p + (size_t)c, prec, d->w[(size_t)r * (size_t)d->out + (size_t)c]);
+      off += ((size_t)l->in_p * (size_t)l->out_p * ts + 255) & ~(size_t)255;
+      if (d->b) {
+        char *hb = host + off;
+        l->b = (char *)p->wmem + off;
+        for (int32_t c = 0; c < d->out; c++) put_value(hb, (size_t)c, l->out_float ? MCTX_CUDA_FP32 : prec, d->b[c]);
+        off += ((size_t)l->out_p * (l->out_float ? 4 : ts) + 255) & ~(size_t)255;
+      }
+    }
+  ce = cudaMemcpy(p->wmem, host, total, cudaMemcpyHostToDevice);
+  free(host);
+  if (ce != cudaSuccess) {
+    net_plan_free(e, p);
+    return mctx_status_set(st, MCTX_EDEVICE, "device", "uploading the network: %s", cudaGetErrorString(ce));
+  }
+  e->net = p;
+  *out = p;
+  return 0;
+}
+
+/* Rebuilds the layers' descriptors when the batch changes. */
+static int net_rows(cuda_engine *e, NetPlan *p, int32_t rows, mctx_status *st) {
+  if (p->rows == rows) return 0;
+  const mctx_lt_api *lt = mctx__lt_load(NULL, 0);
+  for (int32_t i = 0; i < p->n_dyn; i++) { int rc = net_layer_desc(e, lt, p, &p->dyn[i], rows, st); if (rc) return rc; }
+  for (int32_t i = 0; i < p->n_pred; i++) { int rc = net_layer_desc(e, lt, p, &p->pred[i], rows, st); if (rc) return rc; }
+  p->rows = rows;
+  return 0;
+}
+
+/* The activation buffers of `rows` rows. */
+struct NetBufs {
+  void *x, *h0, *h1, *pin;
+  float *dout, *pout;
+  NetState *ns;
+  int *bad;
+};
+
+static int net_bufs(cuda_engine *e, const NetPlan *p, int32_t rows, NetBufs *b, mctx_status *st) {
+  size_t ts = type_size(p->prec);
+  carve c = {NULL, 0};
+  for (int pass = 0; pass < 2; pass++) {
+    c.used = 0;
+    b->x = take(&c, (size_t)rows * (size_t)p->x_ld * ts);
+    b->h0 = take(&c, (size_t)rows * (size_t)p->hidden_ld * ts);
+    b->h1 = take(&c, (size_t)rows * (size_t)p->hidden_ld * ts);
+    b->pin = take(&c, (size_t)rows * (size_t)p->pin_ld * ts);
+    b->dout = (float *)take(&c, (size_t)rows * (size_t)p->dout_ld * 4);
+    b->pout = (float *)take(&c, (size_t)rows * (size_t)p->pout_ld * 4);
+    b->ns = (NetState *)take(&c, (size_t)rows * sizeof(NetState));
+    b->bad = (int *)take(&c, 64);
+    if (pass == 0 && e->netbuf_bytes < c.used + 256) {
+      if (e->netbuf) CUDA_CHECK(cudaFree(e->netbuf), st);
+      e->netbuf = NULL;
+      e->netbuf_bytes = 0;
+      CUDA_CHECK(cudaMalloc(&e->netbuf, c.used + 256), st);
+      e->netbuf_bytes = c.used + 256;
+    }
+    c.base = (char *)e->netbuf;
+  }
+  return 0;
+}
+
+/* Runs the layers of one part: in -> (hidden ping-pong) -> out. */
+static int net_layers(cuda_engine *e, NetLayer *layers, int32_t count, const void *in, void *out, const NetBufs *b,
+                      int32_t rows, mctx_status *st) {
+  const mctx_lt_api *lt = mctx__lt_load(NULL, 0);
+  const float one = 1.0f, zero = 0.0f;
+  const void *cur = in;
+  for (int32_t i = 0; i < count; i++) {
+    void *dst = i + 1 == count ? out : (i % 2 == 0 ? b->h0 : b->h1);
+    LT_CHECK(lt->matmul(e->lt, layers[i].desc, &one, layers[i].w, layers[i].la, cur, layers[i].lb, &zero, dst,
+                        layers[i].lc, dst, layers[i].lc, &layers[i].algo, e->lt_ws, e->lt_ws_bytes, e->stream),
+             st);
+    cur = dst;
+  }
+  (void)rows;
+  return 0;
+}
+
+template <typename T>
+static void net_launch_select(int32_t A, int blocks, cudaStream_t str, DevSearch &s, NetBufs &b, const NetPlan *p) {
+  if (A <= 32) net_select_kernel<1, T><<<blocks, 128, 0, str>>>(s, b.ns, (T *)b.x, p->x_ld, p->S);
+  else if (A <= 64) net_select_kernel<2, T><<<blocks, 128, 0, str>>>(s, b.ns, (T *)b.x, p->x_ld, p->S);
+  else if (A <= 128) net_select_kernel<4, T><<<blocks, 128, 0, str>>>(s, b.ns, (T *)b.x, p->x_ld, p->S);
+  else net_select_kernel<12, T><<<blocks, 128, 0, str>>>(s, b.ns, (T *)b.x, p->x_ld, p->S);
+}
+
+template <typename T>
+static void net_launch_tanh(int32_t rows, cudaStream_t str, NetBufs &b, const NetPlan *p) {
+  int64_t total = (int64_t)rows * p->pin_ld;
+  net_tanh_kernel<T><<<(unsigned)((total + 255) / 256), 256, 0, str>>>(b.dout, p->dout_ld, (T *)b.pin, p->pin_ld, rows, p->S);
+}
+
+/* One simulation of the network path, on the stream (captured in a graph). */
+static int net_simulation(cuda_engine *e, DevSearch &s, NetBufs &b, NetPlan *p, int32_t n, mctx_status *st) {
+  int blocks = (n + 3) / 4;
+  cudaStream_t str = e->stream;
+  int32_t A = s.t.A;
+  if (p->prec == MCTX_CUDA_FP32) net_launch_select<float>(A, blocks, str, s, b, p);
+  else if (p->prec == MCTX_CUDA_FP16) net_launch_select<__half>(A, blocks, str, s, b, p);
+  else net_launch_select<__nv_bfloat16>(A, blocks, str, s, b, p);
+  CUDA_CHECK_LAUNCH(st);
+  int rc = net_layers(e, p->dyn, p->n_dyn, b.x, b.dout, &b, n, st);
+  if (rc) return rc;
+  if (p->prec == MCTX_CUDA_FP32) net_launch_tanh<float>(n, str, b, p);
+  else if (p->prec == MCTX_CUDA_FP16) net_launch_tanh<__half>(n, str, b, p);
+  else net_launch_tanh<__nv_bfloat16>(n, str, b, p);
+  CUDA_CHECK_LAUNCH(st);
+  rc = net_layers(e, p->pred, p->n_pred, b.pin, b.pout, &b, n, st);
+  if (rc) return rc;
+  if (A <= 32) net_expand_kernel<1><<<blocks, 128, 0, str>>>(s, b.ns, b.dout, p->dout_ld, b.pout, p->pout_ld, p->S, p->discount, b.bad);
+  else if (A <= 64) net_expand_kernel<2><<<blocks, 128, 0, str>>>(s, b.ns, b.dout, p->dout_ld, b.pout, p->pout_ld, p->S, p->discount, b.bad);
+  else if (A <= 128) net_expand_kernel<4><<<blocks, 128, 0, str>>>(s, b.ns, b.dout, p->dout_ld, b.pout, p->pout_ld, p->S, p->discount, b.bad);
+  else net_expand_kernel<12><<<blocks, 128, 0, str>>>(s, b.ns, b.dout, p->dout_ld, b.pout, p->pout_ld, p->S, p->discount, b.bad);
+  CUDA_CHECK_LAUNCH(st);
+  return 0;
+}
+
+/* The whole search of a chunk on the network path: roots, then each
+ * simulation as a replay of one captured graph, then the actions. */
+static int net_chunk(cuda_engine *e, DevSearch &s, NetPlan *p, int32_t n, mctx_status *st) {
+  if (s.t.A > 384)
+    return mctx_status_set(st, MCTX_EUNSUPPORTED, "root_input.num_actions",
+                           "the GPU network path handles up to 384 actions");
+  int rc = net_rows(e, p, n, st);
+  if (rc) return rc;
+  NetBufs b;
+  if ((rc = net_bufs(e, p, n, &b, st))) return rc;
+  CUDA_CHECK(cudaMemsetAsync(b.bad, 0, sizeof(int), e->stream), st);
+  int blocks = (n + 3) / 4;
+  net_init_kernel<<<blocks, 128, 0, e->stream>>>(s, b.ns);
+  CUDA_CHECK_LAUNCH(st);
+  cudaGraph_t graph;
+  CUDA_CHECK(cudaStreamBeginCapture(e->stream, cudaStreamCaptureModeThreadLocal), st);
+  rc = net_simulation(e, s, b, p, n, st);
+  cudaError_t ce = cudaStreamEndCapture(e->stream, &graph);
+  if (rc) { if (ce == cudaSuccess) cudaGraphDestroy(graph); return rc; }
+  CUDA_CHECK(ce, st);
+  cudaGraphExec_t exec;
+  ce = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CUDA_CHECK(ce, st);
+  for (int32_t sim = 0; sim < s.S && ce == cudaSuccess; sim++) ce = cudaGraphLaunch(exec, e->stream);
+  cudaGraphExecDestroy(exec);
+  CUDA_CHECK(ce, st);
+  net_finish_kernel<<<blocks, 128, 0, e->stream>>>(s, b.ns);
+  CUDA_CHECK_LAUNCH(st);
+  int bad = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&bad, b.bad, sizeof bad, cudaMemcpyDeviceToHost, e->stream), st);
+  CUDA_CHECK(cudaStreamSynchronize(e->stream), st);
+  if (bad) return mctx_status_set(st, MCTX_EMODEL, "model", "the network returned a non-finite value");
+  return 0;
+}
+
+extern "C" int mctx_engine_cuda_mlp_eval(mctx_engine *base, const mctx_cuda_mlp *net, int32_t n, const float *state,
+                                         const int32_t *actions, float *logits, float *value, float *next,
+                                         float *reward, mctx_status *st) {
+  cuda_engine *e = (cuda_engine *)base;
+  CUDA_CHECK(cudaSetDevice(e->device), st);
+  NetPlan *p;
+  int rc = net_plan(e, net, net->precision, net->aligned, &p, st);
+  if (rc) return rc;
+  if ((rc = net_rows(e, p, n, st))) return rc;
+  NetBufs b;
+  if ((rc = net_bufs(e, p, n, &b, st))) return rc;
+  size_t ts = type_size(p->prec);
+  int32_t S = p->S, A = p->A;
+  char *hx = (char *)calloc((size_t)n, (size_t)(p->x_ld > p->pin_ld ? p->x_ld : p->pin_ld) * ts);
+  float *hout = (float *)malloc((size_t)n * (size_t)(p->dout_ld > p->pout_ld ? p->dout_ld : p->pout_ld) * 4);
+  if (!hx || !hout) { free(hx); free(hout); return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory"); }
+  /* prediction on the given states */
+  for (int32_t r = 0; r < n; r++)
+    for (int32_t j = 0; j < S; j++) put_value(hx, (size_t)r * (size_t)p->pin_ld + (size_t)j, p->prec, state[(size_t)r * (size_t)S + (size_t)j]);
+  cudaError_t ce = cudaMemcpy(b.pin, hx, (size_t)n * (size_t)p->pin_ld * ts, cudaMemcpyHostToDevice);
+  if (ce == cudaSuccess) rc = net_layers(e, p->pred, p->n_pred, b.pin, b.pout, &b, n, st);
+  if (ce == cudaSuccess && rc == 0) ce = cudaMemcpyAsync(hout, b.pout, (size_t)n * (size_t)p->pout_ld * 4, cudaMemcpyDeviceToHost, e->stream);
+  if (ce == cudaSuccess && rc == 0) ce = cudaStreamSynchronize(e->stream);
+  if (ce == cudaSuccess && rc == 0)
+    for (int32_t r = 0; r < n; r++) {
+      if (logits) memcpy(logits + (size_t)r * (size_t)A, hout + (size_t)r * (size_t)p->pout_ld, (size_t)A * 4);
+      if (value) value[r] = hout[(size_t)r * (size_t)p->pout_ld + (size_t)A];
+    }
+  /* dynamics */
+  if (ce == cudaSuccess && rc == 0 && actions) {
+    memset(hx, 0, (size_t)n * (size_t)p->x_ld * ts);
+    for (int32_t r = 0; r < n; r++) {
+      for (int32_t j = 0; j < S; j++) put_value(hx, (size_t)r * (size_t)p->x_ld + (size_t)j, p->prec, state[(size_t)r * (size_t)S + (size_t)j]);
+      put_value(hx, (size_t)r * (size_t)p->x_ld + (size_t)(S + actions[r]), p->prec, 1.0f);
+    }
+    ce = cudaMemcpy(b.x, hx, (size_t)n * (size_t)p->x_ld * ts, cudaMemcpyHostToDevice);
+    if (ce == cudaSuccess) rc = net_layers(e, p->dyn, p->n_dyn, b.x, b.dout, &b, n, st);
+    if (ce == cudaSuccess && rc == 0) ce = cudaMemcpyAsync(hout, b.dout, (size_t)n * (size_t)p->dout_ld * 4, cudaMemcpyDeviceToHost, e->stream);
+    if (ce == cudaSuccess && rc == 0) ce = cudaStreamSynchronize(e->stream);
+    if (ce == cudaSuccess && rc == 0)
+      for (int32_t r = 0; r < n; r++) {
+        for (int32_t j = 0; j < S && next; j++) next[(size_t)r * (size_t)S + (size_t)j] = tanhf(hout[(size_t)r * (size_t)p->dout_ld + (size_t)j]);
+        if (reward) reward[r] = hout[(size_t)r * (size_t)p->dout_ld + (size_t)S];
+      }
+  }
+  free(hx);
+  free(hout);
+  if (rc) return rc;
+  if (ce != cudaSuccess) return mctx_status_set(st, MCTX_EDEVICE, "device", "network evaluation: %s", cudaGetErrorString(ce));
+  return 0;
+}
+
+/* One chunk: inputs in, the kernel, outputs (and the tree, when asked) out. */
+static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int32_t b0, int32_t n, int32_t B,
+                     int32_t A, int32_t Ad, int32_t E, int continue_tree, mctx_tree *tree, NetPlan *net,
+                     mctx_status *st) {
+  cudaStream_t str = e->stream;
+  if (b0 == 0 && n == B) {
+    CUDA_CHECK(cudaMemcpyAsync(d->in, h->in, h->in_bytes, cudaMemcpyHostToDevice, str), st);
+  } else {
+    CUDA_CHECK(cudaMemcpyAsync(d->logits, h->logits + (size_t)b0 * (size_t)Ad, (size_t)n * (size_t)Ad * 4,
+                               cudaMemcpyHostToDevice, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(d->value, h->value + b0, (size_t)n * 4, cudaMemcpyHostToDevice, str), st);
+    if (E)
+      CUDA_CHECK(cudaMemcpyAsync(d->emb, h->emb + (size_t)b0 * (size_t)E, (size_t)n * (size_t)E,
+                                 cudaMemcpyHostToDevice, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(d->inv, h->inv + (size_t)b0 * (size_t)A, (size_t)n * (size_t)A,
+                               cudaMemcpyHostToDevice, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(d->keys, h->keys + b0, (size_t)n * sizeof(mctx_elem_key), cudaMemcpyHostToDevice,
+                               str), st);
+  }
+  if (continue_tree) {
+    int rc = copy_tree(e, tree, s->t, b0, n, 1, st);
+    if (rc) return rc;
+    /* the tree's root_invalid_actions are the request's, uploaded above */
+  }
+  int threads = 128, warps = threads / 32;
+  int blocks = (n + warps - 1) / warps;
+  if (net) {
+    int rc = net_chunk(e, *s, net, n, st);
+    if (rc) return rc;
+  } else if (A <= 32) mctx__search_kernel_k<1><<<blocks, threads, 0, str>>>(*s);
+  /* Children per lane: rows held in registers up to 384 actions. */
+  else if (A <= 64) mctx__search_kernel_k<2><<<blocks, threads, 0, str>>>(*s);
+  else if (A <= 128) mctx__search_kernel_k<4><<<blocks, threads, 0, str>>>(*s);
+  else if (A <= 384) mctx__search_kernel_k<12><<<blocks, threads, 0, str>>>(*s);
+  else mctx__search_kernel<<<blocks, threads, 0, str>>>(*s);
+  CUDA_CHECK_LAUNCH(st);
+  if (b0 == 0 && n == B) {
+    CUDA_CHECK(cudaMemcpyAsync(h->out, d->out, d->out_bytes, cudaMemcpyDeviceToHost, str), st);
+  } else {
+    CUDA_CHECK(cudaMemcpyAsync(h->action + b0, d->action, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->weights + (size_t)b0 * (size_t)Ad, d->weights, (size_t)n * (size_t)Ad * 4,
+                               cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->root_values + b0, d->root_values, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->visit_counts + (size_t)b0 * (size_t)Ad, d->visit_counts,
+                               (size_t)n * (size_t)Ad * 4, cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->qvalues + (size_t)b0 * (size_t)Ad, d->qvalues, (size_t)n * (size_t)Ad * 4,
+                               cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->expanded + b0, d->expanded, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
+    CUDA_CHECK(cudaMemcpyAsync(h->depth + b0, d->depth, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
+  }
+  if (tree) {
+    int rc = copy_tree(e, tree, s->t, b0, n, 0, st);
+    if (rc) return rc;
+  }
+  /* The next chunk reuses the workspace. */
+  if (n < B) CUDA_CHECK(cudaStreamSynchronize(str), st);
   return 0;
 }
 
@@ -149,7 +656,8 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     return mctx_status_set(st, MCTX_EUNSUPPORTED, "model", "model '%s' does not run on the GPU", model->vt->name);
   if (dm->kind == MCTX_CUDA_MODEL_CALLBACK)
     return mctx_status_set(st, MCTX_EUNSUPPORTED, "model",
-                           "model '%s': device step callbacks need the batched CUDA path", model->vt->name);
+                           "model '%s': device step callbacks are not supported yet; run it on the CPU engine",
+                           model->vt->name);
   int rc = mctx_search_params_check(p, root->num_actions, st);
   if (rc) return rc;
   int stochastic = p->policy == MCTX_POLICY_STOCHASTIC_MUZERO;
@@ -189,24 +697,32 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     }
   }
   CUDA_CHECK(cudaSetDevice(e->device), st);
+  NetPlan *net = NULL;
+  if (dm->kind == MCTX_CUDA_MODEL_MLP) {
+    if (stochastic) return mctx_status_set(st, MCTX_EUNSUPPORTED, "search_type", "networks run muzero and gumbel_muzero");
+    int prec = dm->mlp->precision;
+    /* A T4 (sm_75) has no bfloat16: its reduced-precision path is fp16. */
+    if (prec == MCTX_CUDA_BF16 && e->mem.compute_capability < 80) prec = MCTX_CUDA_FP16;
+    rc = net_plan(e, dm->mlp, prec, dm->mlp->aligned, &net, st);
+    if (rc) return rc;
+    e->mem.last_path = "batched";
+    snprintf(e->mem.last_precision, sizeof e->mem.last_precision, "%s",
+             prec == MCTX_CUDA_FP32 ? "fp32" : prec == MCTX_CUDA_FP16 ? "fp16" : "bf16");
+    e->mem.last_aligned = dm->mlp->aligned;
+  } else {
+    e->mem.last_path = "fused";
+    snprintf(e->mem.last_precision, sizeof e->mem.last_precision, "fp32");
+    e->mem.last_aligned = 0;
+  }
 
-  /* Host staging: roots, keys and results for the whole batch. */
-  size_t Ee = (size_t)(E ? E : 1);
-  size_t host_bytes = (size_t)B * ((size_t)Ad * 4 + 4 + Ee + (size_t)A + sizeof(mctx_elem_key) + 4 +
-                                   (size_t)Ad * 12 + 4 + 8) + 4096;
-  if ((rc = ensure_host(e, host_bytes, st))) return rc;
-  carve hc = {(char *)e->hmem, 0};
-  float *h_logits = (float *)take(&hc, (size_t)B * (size_t)Ad * 4);
-  float *h_value = (float *)take(&hc, (size_t)B * 4);
-  uint8_t *h_emb = (uint8_t *)take(&hc, (size_t)B * Ee);
-  uint8_t *h_inv = (uint8_t *)take(&hc, (size_t)B * (size_t)A);
-  mctx_elem_key *h_keys = (mctx_elem_key *)take(&hc, (size_t)B * sizeof(mctx_elem_key));
-  int32_t *h_action = (int32_t *)take(&hc, (size_t)B * 4);
-  float *h_weights = (float *)take(&hc, (size_t)B * (size_t)Ad * 4);
-  float *h_counts = (float *)take(&hc, (size_t)B * (size_t)Ad * 4);
-  float *h_q = (float *)take(&hc, (size_t)B * (size_t)Ad * 4);
-  float *h_rv = (float *)take(&hc, (size_t)B * 4);
-  int32_t *h_stats = (int32_t *)take(&hc, (size_t)B * 8);
+  /* Host staging (pinned), laid out as the device's inputs and outputs. */
+  carve hc = {NULL, 0};
+  Io h;
+  layout_io(&hc, B, A, Ad, E, &h);
+  if ((rc = ensure_host(e, hc.used + 4096, st))) return rc;
+  hc.base = (char *)e->hmem;
+  hc.used = 0;
+  layout_io(&hc, B, A, Ad, E, &h);
 
   if (!continue_tree) {
     int need_model = !root->prior_logits || !root->value || (E && !root->embeddings);
@@ -214,26 +730,25 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
       if (!model->vt->root)
         return mctx_status_set(st, MCTX_EMISSING, "root_input.prior_logits", "model '%s' computes no roots",
                                model->vt->name);
-      rc = model->vt->root(model->self, B, 0, root->embeddings, h_logits, h_value, h_emb, st);
+      rc = model->vt->root(model->self, B, 0, root->embeddings, h.logits, h.value, h.emb, st);
       if (rc) return rc;
     }
     if (root->prior_logits && root->value) {
-      memcpy(h_logits, root->prior_logits, (size_t)B * (size_t)Ad * 4);
-      memcpy(h_value, root->value, (size_t)B * 4);
+      memcpy(h.logits, root->prior_logits, (size_t)B * (size_t)Ad * 4);
+      memcpy(h.value, root->value, (size_t)B * 4);
     }
-    if (E && root->embeddings && !need_model) memcpy(h_emb, root->embeddings, (size_t)B * (size_t)E);
-    else if (E && root->embeddings && need_model) memcpy(h_emb, root->embeddings, (size_t)B * (size_t)E);
+    if (E && root->embeddings && !need_model) memcpy(h.emb, root->embeddings, (size_t)B * (size_t)E);
   }
-  memset(h_inv, 0, (size_t)B * (size_t)A);
+  memset(h.inv, 0, (size_t)B * (size_t)A);
   if (root->invalid_actions)
     for (int32_t b = 0; b < B; b++)
-      memcpy(h_inv + (size_t)b * (size_t)A, root->invalid_actions + (size_t)b * (size_t)Ad, (size_t)Ad);
+      memcpy(h.inv + (size_t)b * (size_t)A, root->invalid_actions + (size_t)b * (size_t)Ad, (size_t)Ad);
   for (int32_t b = 0; b < B; b++) {
-    if (root->keys) h_keys[b] = root->keys[b];
-    else { h_keys[b].key = p->key; h_keys[b].group_size = B; h_keys[b].group_index = b; }
+    if (root->keys) h.keys[b] = root->keys[b];
+    else { h.keys[b].key = p->key; h.keys[b].group_size = B; h.keys[b].group_index = b; }
   }
 
-  /* Bandit q-values go to the device with the chunk (small). */
+  /* Bandit q-values go to the device (small). */
   float *d_qvalues = NULL;
   if (dm->kind == MCTX_CUDA_MODEL_BANDIT) {
     size_t qb = (size_t)dm->qvalues_rows * (size_t)Ad * 4;
@@ -245,27 +760,37 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     }
   }
 
-  /* Chunk size from free memory (identical results: elements are independent). */
-  size_t free_b = 0, total_b = 0;
-  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b), st);
-  e->mem.free_before = free_b;
-  e->mem.total_bytes = total_b;
+  /* One chunk when the workspace holds the batch; otherwise chunks sized from
+   * the free memory (identical results: elements are independent). */
   DevSearch s;
   memset(&s, 0, sizeof s);
-  size_t per_elem = layout(NULL, 1, N, A, Ad, E, stochastic, gumbel, &s);
-  size_t avail = free_b + e->dmem_bytes;
-  avail = avail > ((size_t)256 << 20) ? avail - ((size_t)256 << 20) : avail / 2;
-  int64_t chunk = (int64_t)(avail / (per_elem + 1));
-  if (chunk > B) chunk = B;
-  if (e->max_chunk > 0 && chunk > e->max_chunk) chunk = e->max_chunk;
-  if (chunk < 1) {
-    cudaFree(d_qvalues);
-    return mctx_status_set(st, MCTX_ENOMEM, "device", "one batch element's tree (%zu bytes) does not fit the %zu free bytes",
-                           per_elem, free_b);
+  Io d;
+  size_t per_elem = layout(NULL, 1, N, A, Ad, E, stochastic, gumbel, &s, &d);
+  size_t whole = layout(NULL, B, N, A, Ad, E, stochastic, gumbel, &s, &d);
+  int64_t chunk = B;
+  size_t free_b = 0, total_b = 0;
+  cudaError_t mce = cudaMemGetInfo(&free_b, &total_b);
+  if (mce != cudaSuccess) {
+    if (d_qvalues) cudaFree(d_qvalues);
+    return mctx_status_set(st, MCTX_EDEVICE, "device", "cudaMemGetInfo: %s", cudaGetErrorString(mce));
   }
-  size_t need = layout(NULL, (int32_t)chunk, N, A, Ad, E, stochastic, gumbel, &s);
+  e->mem.free_before = free_b;
+  e->mem.total_bytes = total_b;
+  if (whole > e->dmem_bytes || e->max_chunk > 0) {
+    size_t avail = free_b + e->dmem_bytes;
+    avail = avail > ((size_t)256 << 20) ? avail - ((size_t)256 << 20) : avail / 2;
+    chunk = (int64_t)(avail / (per_elem + 1));
+    if (chunk > B) chunk = B;
+    if (e->max_chunk > 0 && chunk > e->max_chunk) chunk = e->max_chunk;
+    if (chunk < 1) {
+      if (d_qvalues) cudaFree(d_qvalues);
+      return mctx_status_set(st, MCTX_ENOMEM, "device",
+                             "one batch element's tree (%zu bytes) does not fit the %zu free bytes", per_elem, free_b);
+    }
+  }
+  size_t need = layout(NULL, (int32_t)chunk, N, A, Ad, E, stochastic, gumbel, &s, &d);
   rc = ensure_device(e, need, st);
-  if (rc) { cudaFree(d_qvalues); return rc; }
+  if (rc) { if (d_qvalues) cudaFree(d_qvalues); return rc; }
   e->mem.last_chunk = (int32_t)chunk;
 
   s.m.kind = dm->kind;
@@ -290,88 +815,66 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
   s.continue_tree = continue_tree;
   s.has_invalid = root->invalid_actions != NULL;
 
-  int64_t expanded = 0;
-  int32_t deepest = 0;
-  for (int32_t b0 = 0; b0 < B; b0 += (int32_t)chunk) {
+  for (int32_t b0 = 0; b0 < B && rc == 0; b0 += (int32_t)chunk) {
     int32_t n = (int32_t)(b0 + chunk <= B ? chunk : B - b0);
-    layout((char *)e->dmem, n, N, A, Ad, E, stochastic, gumbel, &s);
+    layout((char *)e->dmem, n, N, A, Ad, E, stochastic, gumbel, &s, &d);
     s.t.B = n;
     s.t.N = N;
     s.t.A = A;
     s.t.Ad = Ad;
     s.t.E = E;
-    cudaStream_t str = e->stream;
-    if (!continue_tree) {
-      CUDA_CHECK(cudaMemcpyAsync((void *)s.root_logits, h_logits + (size_t)b0 * (size_t)Ad, (size_t)n * (size_t)Ad * 4,
-                                 cudaMemcpyHostToDevice, str), st);
-      CUDA_CHECK(cudaMemcpyAsync((void *)s.root_value, h_value + b0, (size_t)n * 4, cudaMemcpyHostToDevice, str), st);
-      if (E)
-        CUDA_CHECK(cudaMemcpyAsync((void *)s.root_emb, h_emb + (size_t)b0 * (size_t)E, (size_t)n * (size_t)E,
-                                   cudaMemcpyHostToDevice, str), st);
-    } else {
-      if ((rc = copy_tree(e, tree, s.t, b0, n, 1, st))) break;
-    }
-    CUDA_CHECK(cudaMemcpyAsync(s.t.root_invalid, h_inv + (size_t)b0 * (size_t)A, (size_t)n * (size_t)A,
-                               cudaMemcpyHostToDevice, str), st);
-    CUDA_CHECK(cudaMemcpyAsync((void *)s.keys, h_keys + b0, (size_t)n * sizeof(mctx_elem_key), cudaMemcpyHostToDevice,
-                               str), st);
-    int threads = 128, warps = threads / 32;
-    int blocks = (n + warps - 1) / warps;
-    mctx__search_kernel<<<blocks, threads, 0, str>>>(s);
-    CUDA_CHECK_LAUNCH(st);
-    CUDA_CHECK(cudaMemcpyAsync(h_action + b0, s.action, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_weights + (size_t)b0 * (size_t)Ad, s.weights, (size_t)n * (size_t)Ad * 4,
-                               cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_counts + (size_t)b0 * (size_t)Ad, s.visit_counts, (size_t)n * (size_t)Ad * 4,
-                               cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_q + (size_t)b0 * (size_t)Ad, s.qvalues, (size_t)n * (size_t)Ad * 4,
-                               cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_rv + b0, s.root_values, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_stats + (size_t)b0, s.expanded, (size_t)n * 4, cudaMemcpyDeviceToHost, str), st);
-    CUDA_CHECK(cudaMemcpyAsync(h_stats + (size_t)B + (size_t)b0, s.depth, (size_t)n * 4, cudaMemcpyDeviceToHost, str),
-               st);
-    if (tree && (rc = copy_tree(e, tree, s.t, b0, n, 0, st))) break;
-    if (B > chunk) CUDA_CHECK(cudaStreamSynchronize(str), st);  /* the next chunk reuses the workspace */
+    rc = run_chunk(e, &s, &h, &d, b0, n, B, A, Ad, E, continue_tree, tree, net, st);
   }
   cudaError_t sync = cudaStreamSynchronize(e->stream);
   if (d_qvalues) cudaFree(d_qvalues);
   if (rc) return rc;
   if (sync != cudaSuccess)
     return mctx_status_set(st, MCTX_EDEVICE, "device", "the search kernel failed: %s", cudaGetErrorString(sync));
+  int64_t expanded = 0;
+  int32_t deepest = 0;
   for (int32_t b = 0; b < B; b++) {
-    expanded += h_stats[b];
-    deepest = h_stats[B + b] > deepest ? h_stats[B + b] : deepest;
+    expanded += h.expanded[b];
+    deepest = h.depth[b] > deepest ? h.depth[b] : deepest;
   }
-  memcpy(res->action, h_action, (size_t)B * 4);
-  if (res->action_weights) memcpy(res->action_weights, h_weights, (size_t)B * (size_t)Ad * 4);
-  if (res->visit_counts) memcpy(res->visit_counts, h_counts, (size_t)B * (size_t)Ad * 4);
-  if (res->qvalues) memcpy(res->qvalues, h_q, (size_t)B * (size_t)Ad * 4);
-  if (res->root_value) memcpy(res->root_value, h_rv, (size_t)B * 4);
+  memcpy(res->action, h.action, (size_t)B * 4);
+  if (res->action_weights) memcpy(res->action_weights, h.weights, (size_t)B * (size_t)Ad * 4);
+  if (res->visit_counts) memcpy(res->visit_counts, h.visit_counts, (size_t)B * (size_t)Ad * 4);
+  if (res->qvalues) memcpy(res->qvalues, h.qvalues, (size_t)B * (size_t)Ad * 4);
+  if (res->root_value) memcpy(res->root_value, h.root_values, (size_t)B * 4);
   if (res->visit_probs) {
     for (int32_t b = 0; b < B; b++) {
-      const float *c = h_counts + (size_t)b * (size_t)Ad;
+      const float *c = h.visit_counts + (size_t)b * (size_t)Ad;
       float total = mctx__sum_canon(c, Ad);
       for (int32_t a = 0; a < Ad; a++)
         res->visit_probs[(size_t)b * (size_t)Ad + (size_t)a] =
             total > 0.0f ? c[a] / (total > 1.0f ? total : 1.0f) : 1.0f / (float)Ad;
     }
   }
-  if (res->elem_expanded) memcpy(res->elem_expanded, h_stats, (size_t)B * 4);
+  if (res->elem_expanded) memcpy(res->elem_expanded, h.expanded, (size_t)B * 4);
+  size_t free_after = 0;
+  if (cudaMemGetInfo(&free_after, &total_b) == cudaSuccess) e->mem.free_after = free_after;
+  size_t held = e->dmem_bytes + e->netbuf_bytes + e->lt_ws_bytes + (e->net ? e->net->wbytes : 0);
+  e->mem.engine_bytes = held;
+  if (held > e->mem.peak_bytes) e->mem.peak_bytes = held;
   res->num_expanded_nodes = expanded;
   res->max_depth_reached = deepest;
   if (tree) {
     tree->num_expanded_nodes = expanded;
     tree->max_depth_reached = deepest;
   }
-  size_t free_after = 0;
-  CUDA_CHECK(cudaMemGetInfo(&free_after, &total_b), st);
-  e->mem.free_after = free_after;
   return 0;
 }
 
 static void cuda_destroy(mctx_engine *base) {
   cuda_engine *e = (cuda_engine *)base;
   cudaSetDevice(e->device);
+  net_plan_free(e, e->net);
+  if (e->netbuf) cudaFree(e->netbuf);
+  if (e->lt_ws) cudaFree(e->lt_ws);
+  if (e->lt) {
+    const mctx_lt_api *lt = mctx__lt_load(NULL, 0);
+    if (lt) lt->destroy(e->lt);
+  }
   if (e->dmem) cudaFree(e->dmem);
   if (e->hmem) cudaFreeHost(e->hmem);
   if (e->stream) cudaStreamDestroy(e->stream);

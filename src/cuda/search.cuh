@@ -41,6 +41,8 @@ struct DevModel {
   int32_t qvalues_rows;
 };
 
+struct PathEntry;
+
 struct DevSearch {
   DevTree t;
   DevModel m;
@@ -61,6 +63,8 @@ struct DevSearch {
   int32_t *action;
   float *weights, *root_values, *visit_counts, *qvalues;
   int32_t *expanded, *depth;   /* per element */
+  PathEntry *path;             /* [chunk][path_cap] (cuda/fast.cuh) */
+  int32_t path_cap;
 };
 
 #define MCTX_INT_MAX 0x7fffffff

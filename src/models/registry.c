@@ -6,6 +6,8 @@
 
 #include "mctx/registry.h"
 #include "models/builtin.h"
+#include "models/games.h"
+#include "models/mlp.h"
 
 #define MAX_FACTORIES 128
 
@@ -27,6 +29,9 @@ static void register_builtins(void) {
   add(&mctx__model_mctx_test_env);
   add(&mctx__model_mock);
   add(&mctx__model_bandit);
+  add(&mctx__model_tictactoe);
+  add(&mctx__model_connect4);
+  add(&mctx__model_mlp);
 }
 
 int mctx_model_register(const mctx_model_factory *f) {

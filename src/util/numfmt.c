@@ -17,6 +17,11 @@ static const double P10[] = { 1e-64, 1e-63, 1e-62, 1e-61, 1e-60, 1e-59, 1e-58, 1
 #define P10_OFF 64
 static inline double p10(int k) { return P10[k + P10_OFF]; }
 
+static inline int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
 static size_t fmt_u64(char *out, uint64_t v) {
   char tmp[24];
   size_t n = 0;
@@ -63,45 +68,79 @@ static size_t emit(char *out, int neg, const char *dig, int nd, int e10) {
   return n;
 }
 
+/* floor(log10(d)) for a positive finite d, from its binary exponent and one
+ * table comparison. */
 static int decimal_exponent(double d) {
-  int e2;
-  frexp(d, &e2);
-  int e10 = (int)floor((e2 - 1) * 0.30102999566398120);
+  uint64_t bits;
+  memcpy(&bits, &d, 8);
+  int e2 = (int)((bits >> 52) & 0x7ff) - 1023;
+  int e10 = (int)floor_div((int64_t)e2 * 78913, 262144);  /* e2 * log10(2) */
   if (e10 < -P10_OFF) e10 = -P10_OFF;
-  while (e10 + 1 <= P10_OFF && d >= p10(e10 + 1)) e10++;
+  if (e10 + 1 <= P10_OFF && d >= p10(e10 + 1)) e10++;
   while (e10 > -P10_OFF && d < p10(e10)) e10--;
   return e10;
 }
 
+static const char DIGITS2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes v (< 10^9) with exactly n digits (leading zeros) into out. */
+static void digits_n(char *out, uint32_t v, int n) {
+  while (n >= 2) {
+    uint32_t r = v % 100;
+    v /= 100;
+    n -= 2;
+    memcpy(out + n, DIGITS2 + 2 * r, 2);
+  }
+  if (n == 1) out[0] = (char)('0' + v % 10);
+}
+
+static const uint32_t POW10U[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000};
+
 size_t mctx_fmt_f32(char *out, float f) {
-  if (!isfinite(f)) { memcpy(out, "null", 5); return 4; }
-  if (f == 0.0f) { if (signbit(f)) { memcpy(out, "-0.0", 5); return 4; } memcpy(out, "0.0", 4); return 3; }
-  int neg = f < 0;
-  double d = fabs((double)f);
-  float af = fabsf(f);
-  int e10 = decimal_exponent(d);
+  uint32_t fb;
+  memcpy(&fb, &f, 4);
+  if (((fb >> 23) & 0xff) == 0xff) { memcpy(out, "null", 5); return 4; }
+  int neg = (int)(fb >> 31);
+  if ((fb & 0x7fffffffu) == 0) {
+    if (neg) { memcpy(out, "-0.0", 5); return 4; }
+    memcpy(out, "0.0", 4);
+    return 3;
+  }
+  float af = neg ? -f : f;
+  double d = (double)af;
   /* Small integers print exactly. */
-  if (d < 1e9 && d == floor(d)) {
+  if (d < 1e9 && d == (double)(uint32_t)d) {
     size_t n = 0;
     if (neg) out[n++] = '-';
     n += fmt_u64(out + n, (uint64_t)d);
     out[n++] = '.'; out[n++] = '0'; out[n] = '\0';
     return n;
   }
-  /* Fewer than 6 digits show up as trailing zeros of the 6-digit form. */
-  uint64_t m = 0;
-  int p;
-  for (p = 6; p <= 9; p++) {
-    int sh = p - 1 - e10;               /* scale so that p digits are integral */
-    double s = sh >= 0 ? d * p10(sh) : d / p10(-sh);
-    m = (uint64_t)(s + 0.5);
-    double back = sh >= 0 ? (double)m / p10(sh) : (double)m * p10(-sh);
-    if ((float)back == af) break;
+  int e10 = decimal_exponent(d);
+  /* Nine significant digits identify any float32; fewer are tried by
+   * rounding those nine (6 to 8: fewer than 6 end in zeros of the 6-digit
+   * form), keeping the first that reads back to f. */
+  int sh = 8 - e10;
+  double sc = sh >= 0 ? d * p10(sh) : d / p10(-sh);
+  uint64_t m9 = (uint64_t)(sc + 0.5);
+  if (m9 >= 1000000000u) { m9 = (m9 + 5) / 10; e10++; }
+  uint32_t m = (uint32_t)m9;
+  int p = 9;
+  for (int q = 3; q >= 1; q--) {
+    uint32_t div = POW10U[q];
+    uint32_t mp = (m + div / 2) / div;
+    int pp = 9 - q, ep = e10;
+    if (mp >= POW10U[pp]) { mp /= 10; ep++; }  /* rounding carried into a new digit */
+    int shp = pp - 1 - ep;
+    double back = shp >= 0 ? (double)mp / p10(shp) : (double)mp * p10(-shp);
+    if ((float)back == af) { m = mp; p = pp; e10 = ep; break; }
   }
-  if (p > 9) p = 9;
-  char dig[24];
-  int nd = (int)fmt_u64(dig, m);
-  if (nd > p) e10 += nd - p;            /* rounding carried into a new digit */
+  char dig[12];
+  digits_n(dig, m, p);
+  int nd = p;
   while (nd > 1 && dig[nd - 1] == '0') nd--;
   return emit(out, neg, dig, nd, e10);
 }

@@ -264,6 +264,33 @@ TEST(random_requests) {
   }
 }
 
+/* Long paths (the backward pass stages 256 levels at a time) and the
+ * benchmark shapes. */
+TEST(deep_and_wide) {
+  NEED_GPU();
+  struct { const char *model; mctx_policy pol; int32_t B, A, S; } cases[] = {
+    {"mock", MCTX_POLICY_MUZERO, 2, 2, 700},
+    {"synthetic", MCTX_POLICY_MUZERO, 1, 362, 800},
+    {"synthetic", MCTX_POLICY_GUMBEL_MUZERO, 4, 362, 300},
+    {"synthetic", MCTX_POLICY_MUZERO, 3, 500, 200},
+    {"mctx_test_env", MCTX_POLICY_MUZERO, 2, 100, 400},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    request q;
+    memset(&q, 0, sizeof q);
+    q.model = cases[i].model;
+    q.B = cases[i].B;
+    q.A = cases[i].A;
+    mctx_search_params_init(&q.p, cases[i].pol);
+    q.p.num_simulations = cases[i].S;
+    q.p.key = mctx_prng_key(42 + (int64_t)i);
+    char what[64];
+    snprintf(what, sizeof what, "deep/wide case %zu", i);
+    check_request(&q, what);
+    if (mctx_test_failed_) return;
+  }
+}
+
 /* A batch cut into chunks of 5 gives what one launch gives. */
 TEST(chunked_launches) {
   NEED_GPU();

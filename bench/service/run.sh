@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# bench/service/run.sh: load-tests `mctx serve` with wrk on loopback and
+# prints searches/s and latency percentiles for each case (the figures of
+# docs/BENCHMARKS.md, "Service"). A figure, not a test: make test never runs it.
+#
+#   bench/service/run.sh [BINARY]            every case (a few minutes)
+#   CASES="small" DURATION=10 bench/service/run.sh build/mctx
+#
+# Cases:
+#   small         batch 1, 16 actions, 32 simulations, mock model
+#   large         batch 256, 64 actions, 64 simulations, synthetic model
+#   http          GET /health/live: the HTTP layer alone
+#   cost          one connection, small case: HTTP + JSON time per request
+#                 (latency minus the search's own duration)
+# Each search case runs twice: with dynamic batching (the default settings)
+# and without (--batch-max 1). The service runs with its defaults otherwise
+# (SQLite history, info logs to a file) so the figures include recording.
+#
+# Settings: CONNS_SMALL (32), CONNS_LARGE (8), THREADS (1, wrk threads),
+# DURATION (10 s), WARMUP (2 s), PORT (18900), SERVE_FLAGS (extra flags).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${1:-build/mctx}
+CASES=${CASES:-"small large http cost"}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+THREADS=${THREADS:-1}
+CONNS_SMALL=${CONNS_SMALL:-32}
+CONNS_LARGE=${CONNS_LARGE:-8}
+PORT=${PORT:-18900}
+SERVE_FLAGS=${SERVE_FLAGS:-}
+command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/mctx-bench-XXXXXX)
+PID=""
+cleanup() {
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+python3 bench/service/make_body.py large > "$WORK/large.json"
+cp bench/service/small.json "$WORK/small.json"
+
+start() { # start FLAGS...
+  rm -rf "$WORK/data" "$WORK/serve.log" # no earlier run's "ready" line may be read
+  "$BIN" serve --host 127.0.0.1 --port "$PORT" --db "sqlite:$WORK/data/mctx.db" --data-dir "$WORK/data" \
+    $SERVE_FLAGS "$@" 2>"$WORK/serve.log" &
+  PID=$!
+  for _ in $(seq 1 200); do
+    grep -q '"msg":"ready"' "$WORK/serve.log" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "the service did not start:" >&2; cat "$WORK/serve.log" >&2; exit 1
+}
+
+stop() {
+  kill -TERM "$PID"; wait "$PID" || { echo "the service exited with $?" >&2; exit 1; }
+  PID=""
+}
+
+run_wrk() { # run_wrk CONNS BODY PATH LABEL
+  local conns=$1 body=$2 path=$3 label=$4 out
+  if [ "$body" = "-" ]; then
+    wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" "http://127.0.0.1:$PORT$path" >/dev/null
+    out=$(wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$path")
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    printf '%-34s conns=%-3s req/s=%-10s p50=%-9s p99=%s\n' "$label" "$conns" "$rps" "$p50" "$p99"
+  else
+    BODY="$body" wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s bench/service/post.lua "http://127.0.0.1:$PORT$path" >/dev/null
+    out=$(BODY="$body" wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" -s bench/service/post.lua "http://127.0.0.1:$PORT$path")
+    local rps pct st
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    pct=$(grep '^p50_ms' <<<"$out" || echo "no latencies (wrk failed?)")
+    st=$(grep '^statuses' <<<"$out" || true)
+    printf '%-34s conns=%-3s searches/s=%-10s %s  %s\n' "$label" "$conns" "$rps" "$pct" "$st"
+  fi
+}
+
+metric_batch() { # mean requests per merged search, and the record backlog, from /metrics
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+    /^mctx_batch_jobs_sum/ {s=$2} /^mctx_batch_jobs_count/ {c=$2}
+    /^mctx_db_record_queue/ {q=$2} /^mctx_db_spool_depth/ {d=$2} /^mctx_db_records_appended_total/ {a=$2}
+    END { if (c > 0) printf "  mean requests per search run: %.2f (%d runs); records: %d in the spool, %d still queued, %d waiting for SQLite\n", s / c, c, a, q, d }'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
+echo "binary: $BIN; wrk threads: $THREADS; ${DURATION}s per run after ${WARMUP}s warm-up"
+for c in $CASES; do
+  case $c in
+    small)
+      start; run_wrk "$CONNS_SMALL" "$WORK/small.json" /api/v1/mcts/search "small, dynamic batching"; metric_batch; stop
+      start --batch-max 1; run_wrk "$CONNS_SMALL" "$WORK/small.json" /api/v1/mcts/search "small, no batching"; metric_batch; stop
+      ;;
+    large)
+      start; run_wrk "$CONNS_LARGE" "$WORK/large.json" /api/v1/mcts/search "large, dynamic batching"; metric_batch; stop
+      start --batch-max 1; run_wrk "$CONNS_LARGE" "$WORK/large.json" /api/v1/mcts/search "large, no batching"; metric_batch; stop
+      ;;
+    http)
+      start; run_wrk "$CONNS_SMALL" - /health/live "GET /health/live (HTTP only)"; stop
+      ;;
+    cost)
+      start
+      run_wrk 1 "$WORK/small.json" /api/v1/mcts/search "small, one connection"
+      curl -s "http://127.0.0.1:$PORT/metrics" | awk '
+        /^mctx_http_request_duration_seconds_sum\{route="\/api\/v1\/mcts\/search"\}/ {ts=$2}
+        /^mctx_http_request_duration_seconds_count\{route="\/api\/v1\/mcts\/search"\}/ {tc=$2}
+        /^mctx_search_compute_seconds_sum/ {cs=$2} /^mctx_search_compute_seconds_count/ {cc=$2}
+        /^mctx_search_queue_seconds_sum/ {qs=$2} /^mctx_search_queue_seconds_count/ {qc=$2}
+        END { printf "  in the server, per request: %.1f us total = %.1f us search + %.1f us queue hand-off + %.1f us HTTP and JSON\n",
+              ts/tc*1e6, cs/cc*1e6, qs/qc*1e6, (ts/tc - cs/cc - qs/qc)*1e6 }'
+      stop
+      ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,550 @@
+/* cuda/fast.cuh: the search kernel's hot path, specialized on K, the
+ * children each lane holds (K * 32 >= the actions of a node).
+ *
+ * A selection step loads its node's children once into registers (every
+ * load issued before the first use) and computes from there; reductions that
+ * do not depend on each other share a butterfly. The path of a simulation is
+ * recorded as it is walked (node, action, the node's visits and value, the
+ * child's visits, reward and discount), so the backward pass needs no
+ * pointer chasing: lane 0 runs the one truly sequential part (the discounted
+ * return, leaf to root, in mctx's order) and the lanes write every level in
+ * parallel. Arithmetic and reduction order are those of core/search.c, so the
+ * results stay bit-identical to the CPU engine's. */
+#ifndef MCTX_CUDA_FAST_CUH
+#define MCTX_CUDA_FAST_CUH
+
+#include "cuda/kernel.cuh"
+
+/* One level of a simulation's path. */
+struct PathEntry {
+  int32_t node, action, count, child_visits;
+  float node_value, reward, discount, ret;
+};
+
+/* A node's children [0, n) held in registers: child lane + 32 k. */
+template <int K>
+struct Kids {
+  float r[K], d[K], v[K], p[K], l[K];
+  int32_t n[K];
+};
+
+template <int K>
+__device__ __forceinline__ void load_kids(const DevTree &t, size_t row, int32_t cnt, int lane, Kids<K> &c,
+                                          bool logits) {
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    int32_t i = lane + 32 * k;
+    bool in = i < cnt;
+    size_t x = row + (size_t)(in ? i : 0);
+    c.n[k] = in ? t.children_visits[x] : -1;
+    c.r[k] = t.children_rewards[x];
+    c.d[k] = t.children_discounts[x];
+    c.v[k] = t.children_values[x];
+    c.p[k] = t.children_prior_probs[x];
+    c.l[k] = logits ? t.children_prior_logits[x] : 0.0f;
+  }
+}
+
+/* Butterfly of two values at once (independent shuffles overlap). */
+__device__ __forceinline__ void warp_min_max(float &lo, float &hi) {
+  for (int off = 16; off > 0; off >>= 1) {
+    float a = __shfl_xor_sync(MCTX_FULL_MASK, lo, off);
+    float b = __shfl_xor_sync(MCTX_FULL_MASK, hi, off);
+    lo = a < lo ? a : lo;
+    hi = b > hi ? b : hi;
+  }
+}
+
+/* The q-transform constants of a node whose children are in c. */
+template <int K>
+__device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K> &c, float q[K], float node_value,
+                                               float raw_value, int32_t *sum_visits_out) {
+  QtNode o;
+  o.kind = s.qt.kind;
+  o.eps = s.qt.epsilon;
+  o.rescale = 0;
+  o.scale = 1.0f;
+  o.value = 0.0f;
+  o.rlo = o.rhi = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; k++) q[k] = mctx__q(c.r[k], c.d[k], c.v[k]);
+  if (o.kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS) {
+    float lo = MCTX_F32_INF, hi = MCTX_F32_NINF;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      if (c.n[k] < 0) continue;
+      float safe = c.n[k] > 0 ? q[k] : node_value;
+      lo = safe < lo ? safe : lo;
+      hi = safe > hi ? safe : hi;
+    }
+    warp_min_max(lo, hi);
+    o.lo = node_value < lo ? node_value : lo;
+    o.hi = node_value > hi ? node_value : hi;
+    return o;
+  }
+  if (o.kind == MCTX_QTRANSFORM_BY_MIN_MAX) {
+    o.lo = s.qt.min_value;
+    o.hi = s.qt.max_value;
+    return o;
+  }
+  int32_t sum_visits = 0, max_visits = 0;
+  float sp = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (c.n[k] < 0) continue;
+    sum_visits += c.n[k];
+    max_visits = c.n[k] > max_visits ? c.n[k] : max_visits;
+    sp = sp + (c.n[k] > 0 ? mctx__mix_prior(c.p[k]) : 0.0f);
+  }
+  for (int off = 16; off > 0; off >>= 1) {
+    int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, sum_visits, off);
+    int32_t m = __shfl_xor_sync(MCTX_FULL_MASK, max_visits, off);
+    float p = __shfl_xor_sync(MCTX_FULL_MASK, sp, off);
+    sum_visits += a;
+    max_visits = m > max_visits ? m : max_visits;
+    sp = sp + p;
+  }
+  if (sum_visits_out) *sum_visits_out = sum_visits;
+  float value = raw_value;
+  if (s.qt.use_mixed_value) {
+    float wq = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      if (c.n[k] < 0) continue;
+      float x = mctx__mix_prior(c.p[k]) * q[k] / sp;
+      wq = wq + (c.n[k] > 0 ? x : 0.0f);
+    }
+    value = mctx__mixed_value(value, sum_visits, mctx__warp_sum(wq));
+  }
+  o.value = value;
+  o.rescale = s.qt.rescale_values;
+  if (o.rescale) {
+    float lo = MCTX_F32_INF, hi = MCTX_F32_NINF;
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      if (c.n[k] < 0) continue;
+      float v = c.n[k] > 0 ? q[k] : value;
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+    warp_min_max(lo, hi);
+    o.rlo = lo;
+    o.rhi = hi;
+  }
+  o.scale = mctx__mix_scale(s.qt.maxvisit_init, max_visits, s.qt.value_scale);
+  return o;
+}
+
+/* Records path level `depth` (by the lane holding `action`). */
+template <int K>
+__device__ __forceinline__ void record(PathEntry *path, int32_t depth, int32_t node, int32_t action, int32_t count,
+                                       float node_value, const Kids<K> &c, int lane) {
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (lane + 32 * k == action) {
+      PathEntry e;
+      e.node = node;
+      e.action = action;
+      e.count = count;
+      e.child_visits = c.n[k];
+      e.node_value = node_value;
+      e.reward = c.r[k];
+      e.discount = c.d[k];
+      e.ret = 0.0f;
+      path[depth] = e;
+    }
+  }
+}
+
+/* The best (value, index) and the second-best value, merged over the warp:
+ * ties go to the lower index, as jnp.argmax. */
+__device__ __forceinline__ void warp_top2(float &v1, int32_t &i1, float &v2) {
+  for (int off = 16; off > 0; off >>= 1) {
+    float ov1 = __shfl_xor_sync(MCTX_FULL_MASK, v1, off);
+    int32_t oi1 = __shfl_xor_sync(MCTX_FULL_MASK, i1, off);
+    float ov2 = __shfl_xor_sync(MCTX_FULL_MASK, v2, off);
+    bool other = ov1 > v1 || (ov1 == v1 && oi1 < i1);
+    float lose = other ? v1 : ov1;
+    if (other) { v1 = ov1; i1 = oi1; }
+    v2 = ov2 > v2 ? ov2 : v2;
+    v2 = lose > v2 ? lose : v2;
+  }
+}
+
+/* muzero_action_selection. Under by_parent_and_siblings and by_min_max an
+ * unvisited child's transformed q is exactly 0 ((min - min) / den) and its
+ * policy score is scale * prior (the division by 1 is exact), so its score is
+ * scale * prior whatever the node's statistics: the first pass reads only
+ * visits and priors. Visited children (few below the root) then load their
+ * reward, discount and value, only where some lane has one, and pay for the
+ * divisions. When no other child comes within the tie-break margin of the
+ * best, the noise cannot change the argmax and is not drawn; otherwise it is
+ * drawn, as mctx draws it, for the children that could still win. */
+template <int K>
+__device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, int32_t depth, mctx_key key,
+                                   int32_t n, int lane, PathEntry *path) {
+  const DevTree &t = s.t;
+  size_t nb = d_node(t, b, node);
+  size_t row = nb * (size_t)t.A;
+  int32_t node_visit = t.node_visits[nb];
+  float node_value = t.node_values[nb];
+  int32_t vis[K];
+  float prob[K];
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    int32_t i = lane + 32 * k;
+    bool in = i < n;
+    size_t x = row + (size_t)(in ? i : 0);
+    vis[k] = in ? t.children_visits[x] : -1;
+    prob[k] = t.children_prior_probs[x];
+  }
+  float pb_c = mctx__pb_c(node_visit, s.pb_c_init, s.pb_c_base);
+  float scale = mctx__puct_scale(node_visit, pb_c);
+  const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)t.A;
+  const bool mix = s.qt.kind == MCTX_QTRANSFORM_COMPLETED_BY_MIX_VALUE;
+  /* Visited children's q-values (loaded only where a lane has one). */
+  float q[K], r[K], d[K];
+  bool any[K];
+  float lo = MCTX_F32_INF, hi = MCTX_F32_NINF;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    q[k] = 0.0f;
+    r[k] = d[k] = 0.0f;
+    any[k] = __any_sync(MCTX_FULL_MASK, vis[k] > 0) || mix;
+    if (any[k]) {
+      size_t x = row + (size_t)(vis[k] >= 0 ? lane + 32 * k : 0);
+      r[k] = t.children_rewards[x];
+      d[k] = t.children_discounts[x];
+      float v = t.children_values[x];
+      q[k] = mctx__q(r[k], d[k], v);
+      if (vis[k] > 0) {
+        lo = q[k] < lo ? q[k] : lo;
+        hi = q[k] > hi ? q[k] : hi;
+      }
+    }
+  }
+  QtNode qn;
+  qn.kind = s.qt.kind;
+  qn.eps = s.qt.epsilon;
+  qn.rescale = 0;
+  qn.scale = 1.0f;
+  qn.value = 0.0f;
+  qn.rlo = qn.rhi = 0.0f;
+  if (qn.kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS) {
+    warp_min_max(lo, hi);
+    /* unvisited children count as the node's value */
+    bool unvisited = false;
+#pragma unroll
+    for (int k = 0; k < K; k++) unvisited |= vis[k] == 0;
+    (void)unvisited;
+    qn.lo = node_value < lo ? node_value : lo;
+    qn.hi = node_value > hi ? node_value : hi;
+  } else if (qn.kind == MCTX_QTRANSFORM_BY_MIN_MAX) {
+    qn.lo = s.qt.min_value;
+    qn.hi = s.qt.max_value;
+  } else {
+    Kids<K> c;
+    load_kids<K>(t, row, n, lane, c, false);
+    qn = qt_prepare_k<K>(s, c, q, node_value, t.raw_values[nb], NULL);
+  }
+  float q_unvisited = qt_child(qn, 0.0f, 0);
+  float sc[K];
+  float v1 = MCTX_F32_NINF, v2 = MCTX_F32_NINF;
+  int32_t i1 = MCTX_INT_MAX;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    sc[k] = MCTX_F32_NINF;
+    if (vis[k] < 0) continue;
+    float x = q_unvisited + scale * prob[k];
+    if (vis[k] > 0) x = qt_child(qn, q[k], vis[k]) + mctx__policy_score(scale, prob[k], vis[k]);
+    if (depth == 0 && inv[lane + 32 * k]) x = MCTX_F32_NINF;
+    sc[k] = x;
+    int32_t i = lane + 32 * k;
+    if (x > v1) { v2 = v1; v1 = x; i1 = i; }
+    else v2 = x > v2 ? x : v2;
+  }
+  warp_top2(v1, i1, v2);
+  int32_t action = 0;
+  if (v1 != MCTX_F32_NINF) {
+    float cut = v1 - mctx__noise_margin(v1);
+    if (!(v2 >= cut)) {
+      action = i1;
+    } else {
+      mctx_key sel = mctx__split_nth(s.prng, key, 2u, 1u);
+      float bv = MCTX_F32_NINF;
+      int32_t bi = MCTX_INT_MAX;
+#pragma unroll
+      for (int k = 0; k < K; k++) {
+        if (!(sc[k] >= cut)) continue;
+        int32_t i = lane + 32 * k;
+        float u = mctx__uniform_bits(mctx__bits_nth(s.prng, sel, (uint32_t)n, (uint32_t)i), 0.0f, 1.0f);
+        float x = sc[k] + 1e-7f * u;
+        if (x > bv || (x == bv && i < bi)) { bv = x; bi = i; }
+      }
+      action = mctx__warp_argmax(bv, bi);
+    }
+  }
+  /* the path: the chosen child's visits, reward and discount */
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (lane + 32 * k == action) {
+      PathEntry e;
+      e.node = node;
+      e.action = action;
+      e.count = node_visit;
+      e.child_visits = vis[k];
+      e.node_value = node_value;
+      e.reward = r[k];
+      e.discount = d[k];
+      e.ret = 0.0f;
+      path[depth] = e;
+    }
+  }
+  return action;
+}
+
+template <int K>
+__device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path) {
+  const DevTree &t = s.t;
+  int32_t A = t.A;
+  size_t nb = d_node(t, b, 0);
+  size_t row = nb * (size_t)A;
+  Kids<K> c;
+  load_kids<K>(t, row, A, lane, c, true);
+  int32_t node_visit = t.node_visits[nb];
+  float node_value = t.node_values[nb];
+  float raw_value = t.raw_values[nb];
+  const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)A;
+  const float *gumbel = t.root_gumbel + (size_t)b * (size_t)A;
+  float q[K];
+  QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, NULL);
+  int32_t valid = 0, sim_index = 0;
+  float max_logit = MCTX_F32_NINF;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (c.n[k] < 0) continue;
+    valid += inv[lane + 32 * k] ? 0 : 1;
+    sim_index += c.n[k];
+    max_logit = c.l[k] > max_logit ? c.l[k] : max_logit;
+  }
+  for (int off = 16; off > 0; off >>= 1) {
+    int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, valid, off);
+    int32_t b2 = __shfl_xor_sync(MCTX_FULL_MASK, sim_index, off);
+    float m = __shfl_xor_sync(MCTX_FULL_MASK, max_logit, off);
+    valid += a;
+    sim_index += b2;
+    max_logit = m > max_logit ? m : max_logit;
+  }
+  int32_t nc = s.considered < valid ? s.considered : valid;
+  int32_t considered = mctx__considered_visit(nc, budget, sim_index);
+  float bv = MCTX_F32_NINF;
+  int32_t bi = MCTX_INT_MAX;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (c.n[k] < 0) continue;
+    int32_t a = lane + 32 * k;
+    float x = mctx__score_considered(gumbel[a], c.l[k], max_logit, qt_child(qn, q[k], c.n[k]), c.n[k], considered);
+    if (inv[a]) x = MCTX_F32_NINF;
+    if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
+  }
+  int32_t action = mctx__warp_argmax(bv, bi);
+  record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
+  return action;
+}
+
+template <int K>
+__device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32_t node, int32_t depth, int lane,
+                                            PathEntry *path) {
+  const DevTree &t = s.t;
+  int32_t A = t.A;
+  size_t nb = d_node(t, b, node);
+  size_t row = nb * (size_t)A;
+  Kids<K> c;
+  load_kids<K>(t, row, A, lane, c, true);
+  int32_t node_visit = t.node_visits[nb];
+  float node_value = t.node_values[nb];
+  float raw_value = t.raw_values[nb];
+  float q[K];
+  int32_t sum_visits = 0;
+  QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, &sum_visits);
+  if (qn.kind != MCTX_QTRANSFORM_COMPLETED_BY_MIX_VALUE) {
+    int32_t sv = 0;
+#pragma unroll
+    for (int k = 0; k < K; k++) sv += c.n[k] > 0 ? c.n[k] : 0;
+    sum_visits = mctx__warp_sum_i(sv);
+  }
+  float x[K];
+  float m = MCTX_F32_NINF;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    x[k] = c.l[k] + qt_child(qn, q[k], c.n[k]);
+    if (c.n[k] >= 0) m = x[k] > m ? x[k] : m;
+  }
+  m = mctx__warp_max(m);
+  float z = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    x[k] = mctx_expf(x[k] - m);
+    if (c.n[k] >= 0) z = z + x[k];
+  }
+  z = mctx__warp_sum(z);
+  float bv = MCTX_F32_NINF;
+  int32_t bi = MCTX_INT_MAX;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (c.n[k] < 0) continue;
+    int32_t a = lane + 32 * k;
+    float sc = mctx__gumbel_interior_score(x[k] / z, c.n[k], sum_visits);
+    if (sc > bv || (sc == bv && a < bi)) { bv = sc; bi = a; }
+  }
+  int32_t action = mctx__warp_argmax(bv, bi);
+  record<K>(path, depth, node, action, node_visit, node_value, c, lane);
+  return action;
+}
+
+/* Chance nodes (few outcomes): streamed; recorded by lane 0. */
+__device__ int32_t f_select_chance(const DevSearch &s, int32_t b, int32_t node, int32_t depth, int lane,
+                                   PathEntry *path) {
+  const DevTree &t = s.t;
+  int32_t a = d_select_chance(s, b, node, lane);
+  if (lane == 0) {
+    size_t nb = d_node(t, b, node);
+    size_t cell = nb * (size_t)t.A + (size_t)a;
+    PathEntry e;
+    e.node = node;
+    e.action = a;
+    e.count = t.node_visits[nb];
+    e.child_visits = t.children_visits[cell];
+    e.node_value = t.node_values[nb];
+    e.reward = t.children_rewards[cell];
+    e.discount = t.children_discounts[cell];
+    e.ret = 0.0f;
+    path[depth] = e;
+  }
+  return a;
+}
+
+template <int K>
+__device__ __forceinline__ int32_t f_select(const DevSearch &s, int32_t b, int32_t node, int32_t depth, mctx_key key,
+                                            int32_t budget, int lane, PathEntry *path) {
+  if (s.policy == MCTX_POLICY_GUMBEL_MUZERO)
+    return depth == 0 ? f_select_gumbel_root<K>(s, b, budget, lane, path)
+                      : f_select_gumbel_interior<K>(s, b, node, depth, lane, path);
+  if (s.policy == MCTX_POLICY_STOCHASTIC_MUZERO) {
+    if (!s.t.is_decision[d_node(s.t, b, node)]) return f_select_chance(s, b, node, depth, lane, path);
+    return f_select_muzero<K>(s, b, node, depth, key, s.t.Ad, lane, path);
+  }
+  return f_select_muzero<K>(s, b, node, depth, key, s.t.A, lane, path);
+}
+
+#define MCTX_SEG 256 /* path levels staged in shared memory at once */
+
+/* search.backward from the leaf at path depth L (the leaf's parent is
+ * path[L - 1].node): the discounted return, leaf to root in mctx's order, is
+ * the one sequential part: lane 0 runs it over rewards and discounts staged
+ * in shared memory; every level's writes are then made in parallel. */
+__device__ void f_backward(const DevTree &t, int32_t b, int32_t L, float leaf_value, PathEntry *path, int lane,
+                           float *sm_r, float *sm_d) {
+  size_t base = d_node(t, b, 0);
+  float ret = leaf_value;
+  for (int32_t hi = L; hi > 0; hi -= MCTX_SEG) {
+    int32_t lo = hi - MCTX_SEG > 0 ? hi - MCTX_SEG : 0;
+    for (int32_t j = lo + lane; j < hi; j += 32) {
+      sm_r[j - lo] = path[j].reward;
+      sm_d[j - lo] = path[j].discount;
+    }
+    __syncwarp();
+    if (lane == 0) {
+      for (int32_t j = hi - 1; j >= lo; j--) {
+        ret = mctx__q(sm_r[j - lo], sm_d[j - lo], ret);
+        sm_r[j - lo] = ret;
+      }
+    }
+    __syncwarp();
+    for (int32_t j = lo + lane; j < hi; j += 32) path[j].ret = sm_r[j - lo];
+    ret = __shfl_sync(MCTX_FULL_MASK, ret, 0);
+    __syncwarp();
+  }
+  /* New values first (each level's own), then what the parents keep of their
+   * children (the child's new value). */
+  for (int32_t j = lane; j < L; j += 32) {
+    PathEntry e = path[j];
+    float pv = mctx__backup_value(e.node_value, e.count, e.ret);
+    path[j].node_value = pv;
+    t.node_values[base + e.node] = pv;
+    t.node_visits[base + e.node] = e.count + 1;
+  }
+  __syncwarp();
+  for (int32_t j = lane; j < L; j += 32) {
+    PathEntry e = path[j];
+    float child_value = j + 1 < L ? path[j + 1].node_value : leaf_value;
+    size_t cell = (base + (size_t)e.node) * (size_t)t.A + (size_t)e.action;
+    t.children_values[cell] = child_value;
+    t.children_visits[cell] = e.child_visits + 1;
+  }
+  __syncwarp();
+}
+
+template <int K>
+__global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
+  __shared__ float sm_r[4][MCTX_SEG], sm_d[4][MCTX_SEG];
+  int w = (int)(threadIdx.x >> 5);
+  const DevTree &t = s.t;
+  PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
+  mctx_key rng, final_key;
+  int32_t budget = d_init_root(s, b, &rng, &final_key, lane);
+  mctx_elem_key ek = s.keys[b];
+  int32_t expanded = 0, deepest = 0;
+  int32_t base = t.next_node[b];
+  /* gumbel_muzero draws nothing during simulations (its selection is
+   * deterministic), so it derives no keys there. */
+  const bool gumbel = s.policy == MCTX_POLICY_GUMBEL_MUZERO;
+  for (int32_t sim = 0; sim < s.S; sim++) {
+    mctx_key key = rng;
+    if (!gumbel) {
+      mctx_key sim_key = mctx__split_nth(s.prng, rng, 3u, 1u);
+      rng = mctx__split_nth(s.prng, rng, 3u, 0u);
+      key = mctx__split_nth(s.prng, sim_key, (uint32_t)ek.group_size, (uint32_t)ek.group_index);
+    }
+    int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action;
+    for (;;) {
+      /* The level's key: split(key) = (next key, selection key); the
+       * selection key is derived only if the tie-break noise is needed. */
+      mctx_key level_key = key;
+      if (!gumbel) key = mctx__split_nth(s.prng, key, 2u, 0u);
+      int32_t a = f_select<K>(s, b, node, depth, level_key, budget, lane, path);
+      int32_t next = t.children_index[d_row(t, b, node) + (size_t)a];
+      depth++;
+      if (next == MCTX_UNVISITED || depth >= s.max_depth) {
+        parent = node;
+        action = a;
+        break;
+      }
+      node = next;
+    }
+    deepest = depth > deepest ? depth : deepest;
+    int32_t next = t.children_index[d_row(t, b, parent) + (size_t)action];
+    if (next == MCTX_UNVISITED) next = base + sim;
+    expanded += d_expand(s, b, parent, action, next, lane);
+    /* The leaf level's reward and discount are the model's new ones. */
+    size_t cell = d_row(t, b, parent) + (size_t)action;
+    if (lane == 0) {
+      path[depth - 1].reward = t.children_rewards[cell];
+      path[depth - 1].discount = t.children_discounts[cell];
+    }
+    __syncwarp();
+    f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r[w], sm_d[w]);
+  }
+  if (lane == 0) {
+    t.next_node[b] = base + s.S;
+    s.expanded[b] = expanded;
+    s.depth[b] = deepest;
+  }
+  __syncwarp();
+  d_finish(s, b, final_key, lane);
+}
+
+#endif

@@ -1,0 +1,121 @@
+"""tests/service/test_batching.py: dynamic batching over HTTP: concurrent
+compatible requests are merged into one search and each gets exactly the
+result it gets alone.
+
+One service merges: one worker that waits for as many batch elements as the
+test sends (--batch-max) for up to ten minutes, so the merge happens for
+certain, not by timing. Another service never merges (--batch-max 1) and
+gives the solo results. The results must be equal field by field, except the
+request id, the duration and the count of merged requests.
+
+Usage: python3 test_batching.py BUILD/mctx
+"""
+
+import json
+import random
+import sys
+import threading
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import svc  # noqa: E402
+from svc import Server
+
+
+def strip_volatile(result):
+    r = json.loads(json.dumps(result))
+    r.pop("request_id", None)
+    st = r["search_statistics"]
+    st.pop("duration_ms", None)
+    st.pop("batched_with", None)
+    # The api layer reports the merged search's deepest node here, not the
+    # request's own (mctx_result has no per-element depth); checked apart.
+    st.pop("max_depth_reached", None)
+    return r
+
+
+def requests_for(search_type, sizes, actions=8, sims=24, seed0=0):
+    """Compatible requests (same policy, shape, parameters, model) with
+    different roots, seeds and batch sizes."""
+    rng = random.Random(1234 + seed0)
+    out = []
+    for i, b in enumerate(sizes):
+        out.append({
+            "root_input": {
+                "prior_logits": [[round(rng.uniform(-2, 2), 3) for _ in range(actions)] for _ in range(b)],
+                "value": [round(rng.uniform(-1, 1), 3) for _ in range(b)],
+                "invalid_actions": [[1 if (a == 0 and r % 2) else 0 for a in range(actions)] for r in range(b)],
+            },
+            "model": "mock",
+            "search_type": search_type,
+            "search_params": {"num_simulations": sims, "seed": seed0 + 17 * i + 1, "dirichlet_fraction": 0.25},
+        })
+    return out
+
+
+class BatchingTest(unittest.TestCase):
+    def run_merged(self, reqs):
+        total = sum(len(r["root_input"]["value"]) for r in reqs)
+        srv = Server("--workers", "1", "--batch-max", total, "--batch-max-delay-us", "600000000")
+        try:
+            results = [None] * len(reqs)
+
+            def send(i):
+                results[i] = srv.search(reqs[i])
+
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(len(reqs))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(svc.WAIT_S)
+            m = srv.metrics()
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+        for r in results:
+            self.assertIsNotNone(r)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-Batch-Jobs"), str(len(reqs)))
+            self.assertEqual(r.json["search_statistics"]["batched_with"], len(reqs) - 1)
+        # one search ran, with every element
+        self.assertEqual(m['mctx_batch_jobs_bucket{le="+Inf"}'], 1)
+        self.assertEqual(m["mctx_batch_size_sum"], total)
+        return results
+
+    def run_solo(self, reqs):
+        srv = Server("--batch-max", "1")
+        try:
+            out = []
+            for q in reqs:
+                r = srv.search(q)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("X-Batch-Jobs"), "1")
+                self.assertEqual(r.json["search_statistics"]["batched_with"], 0)
+                out.append(r)
+            self.assertEqual(srv.stop(), 0)
+            return out
+        finally:
+            srv.close()
+
+    maxDiff = None
+
+    def check(self, reqs):
+        merged = self.run_merged(reqs)
+        solo = self.run_solo(reqs)
+        deepest = max(s.json["search_statistics"]["max_depth_reached"] for s in solo)
+        for i, (m, s) in enumerate(zip(merged, solo)):
+            self.assertEqual(strip_volatile(m.json), strip_volatile(s.json), "request %d differs" % i)
+            self.assertEqual(m.json["search_statistics"]["max_depth_reached"], deepest)
+        # the requests really differed from each other
+        actions = [json.dumps(s.json["action_weights"]) for s in solo]
+        self.assertEqual(len(set(actions)), len(actions))
+
+    def test_gumbel_muzero(self):
+        self.check(requests_for("gumbel_muzero", [1, 2, 1, 3]))
+
+    def test_muzero(self):
+        self.check(requests_for("muzero", [2, 1, 1], seed0=50))
+
+
+if __name__ == "__main__":
+    svc.main()

@@ -1,0 +1,210 @@
+"""tests/service/test_lifecycle.py: starting, stopping and restarting
+`mctx serve`: shutdown with a request in flight (readiness 503, the request
+finishes, exit 0), records flushed at shutdown and kept across a restart,
+SIGINT, the flags.
+
+Usage: python3 test_lifecycle.py BUILD/mctx
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import svc  # noqa: E402
+from svc import Server, small_request
+
+HOLD = small_request(seed=1, sims=16)
+
+
+class LifecycleTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="mctx-life-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_shutdown_with_request_in_flight(self):
+        srv = Server("--workers", "1", "--batch-max", "2", "--batch-max-delay-us", "600000000",
+                     "--drain-timeout-ms", "600000", data_dir=self.dir)
+        partial = None
+        try:
+            # A: a search held by the worker (it waits to merge)
+            box = {}
+            t = threading.Thread(target=lambda: box.update(r=srv.search(HOLD, headers={"X-Request-ID": "in-flight-1"})))
+            t.start()
+            srv.wait_metric("mctx_searches_running", lambda v: v == 1)
+            # P: a request whose body has not all arrived: in flight until the test sends the rest
+            body = json.dumps(small_request(seed=5)).encode()
+            partial = socket.create_connection(("127.0.0.1", srv.port))
+            partial.sendall(b"POST /api/v1/mcts/search HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+            srv.wait_metric("mctx_http_in_flight", lambda v: v >= 3)  # A, P and this scrape
+
+            srv.proc.send_signal(signal.SIGTERM)
+            srv.wait_log(lambda l: l.get("msg") == "draining")
+            # A finishes with its result
+            t.join(svc.WAIT_S)
+            self.assertEqual(box["r"].status, 200, box.get("r"))
+            self.assertEqual(box["r"].json["request_id"], "in-flight-1")
+            # while P keeps the drain going: not ready, searches refused
+            r = srv.get("/health/ready")
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json["status"], "draining")
+            self.assertEqual(r.json["status_code"], 503)
+            self.assertIsNotNone(r.header("Retry-After"))
+            r = srv.get("/api/v1/mcts/health")
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.json["status"], "draining")
+            self.assertEqual(srv.get("/health/live").status, 200)
+            r = srv.search(small_request())
+            self.assertEqual(r.status, 503, r)
+            self.assertIsNotNone(r.header("Retry-After"))
+            # P, begun before the signal, completes and is served
+            partial.sendall(body[10:])
+            answer = partial.recv(65536)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:100])
+            partial.close()
+            partial = None
+            srv.proc.wait(timeout=svc.WAIT_S)
+            self.assertEqual(srv.proc.returncode, 0, srv.log_text()[-3000:])
+            srv.wait_log(lambda l: l.get("msg") == "stopped")
+        finally:
+            if partial:
+                partial.close()
+            srv.close()
+        # the record of A was flushed and is there after a restart
+        srv = Server(data_dir=self.dir)
+        try:
+            r = srv.wait_until(lambda: (lambda x: x if x.status == 200 else None)(srv.get("/api/v1/searches/in-flight-1")),
+                               "the in-flight search's record")
+            self.assertEqual(r.json["num_simulations"], 16)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
+    def test_history_across_restart(self):
+        ids = ["restart-%d" % i for i in range(25)]
+        srv = Server(data_dir=self.dir)
+        try:
+            for i, rid in enumerate(ids):
+                r = srv.search(small_request(seed=i), headers={"X-Request-ID": rid})
+                self.assertEqual(r.status, 200, r)
+            # stop at once: records may still be queued or in the spool
+            self.assertEqual(srv.stop(signal.SIGINT), 0, srv.log_text()[-3000:])
+        finally:
+            srv.close()
+        srv = Server(data_dir=self.dir)
+        try:
+            def all_there():
+                r = srv.get("/api/v1/searches?limit=1000")
+                got = {s["request_id"] for s in r.json["searches"]}
+                return got if set(ids) <= got else None
+            got = srv.wait_until(all_there, "every record after the restart")
+            self.assertEqual(len(got & set(ids)), len(ids))
+            r = srv.get("/api/v1/stats/daily?search_type=gumbel_muzero")
+            self.assertGreaterEqual(sum(d["count"] for d in r.json["days"]), len(ids))
+            # written once each, even though the spool may have replayed them
+            r = srv.get("/api/v1/searches?limit=1000")
+            listed = [s["request_id"] for s in r.json["searches"]]
+            self.assertEqual(len(listed), len(set(listed)))
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
+    def test_record_before_reply_survives_sigkill(self):
+        """With --record-before-reply an answered search's record is on disk
+        before the answer: killing the process at once loses none."""
+        ids = ["durable-%d" % i for i in range(12)]
+        srv = Server("--record-before-reply", "--batch-max", "4", data_dir=self.dir)
+        try:
+            results = {}
+
+            def send(rid, seed):
+                results[rid] = srv.search(small_request(seed=seed), headers={"X-Request-ID": rid})
+
+            threads = [threading.Thread(target=send, args=(rid, i)) for i, rid in enumerate(ids)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(svc.WAIT_S)
+            for rid in ids:
+                self.assertEqual(results[rid].status, 200, results[rid])
+            srv.proc.kill()  # SIGKILL: no drain, no flush
+            srv.proc.wait(timeout=svc.WAIT_S)
+        finally:
+            srv.close()
+        srv = Server(data_dir=self.dir)
+        try:
+            def all_there():
+                r = srv.get("/api/v1/searches?limit=1000")
+                got = {x["request_id"] for x in r.json["searches"]}
+                return got if set(ids) <= got else None
+            srv.wait_until(all_there, "every record after SIGKILL and a restart")
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
+
+class FlagsTest(unittest.TestCase):
+    def run_cmd(self, *args, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("MCTX_")}
+        e.update(env or {})
+        return subprocess.run([svc.BINARY, "serve"] + list(args), capture_output=True, text=True, env=e,
+                              timeout=svc.WAIT_S)
+
+    def test_help_describes_every_flag(self):
+        p = self.run_cmd("--help")
+        self.assertEqual(p.returncode, 0)
+        for flag in ("--host", "--port", "--db", "--engine-threads", "--default-model", "--queue-size", "--batch-max",
+                     "--batch-max-delay-us", "--rate-limit-search", "--rate-limit-other", "--api-keys",
+                     "--jwt-secret", "--max-body-bytes", "--request-timeout-ms", "--log-level", "--max-batch-size",
+                     "--max-num-simulations", "--drain-timeout-ms"):
+            self.assertIn(flag, p.stdout)
+        self.assertIn("MCTX_API_KEYS", p.stdout)
+        self.assertIn("MCTX_DB_URL", p.stdout)
+
+    def test_bad_flags(self):
+        for args in (("--port", "http"), ("--port", "70000"), ("--nope",), ("--log-level", "loud"),
+                     ("--max-body-bytes", "12Q"), ("stray",)):
+            p = self.run_cmd(*args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("mctx serve:", p.stderr)
+        p = self.run_cmd(env={"MCTX_QUEUE_SIZE": "-3"})
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("MCTX_QUEUE_SIZE", p.stderr)
+
+    def test_port_in_use(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        d = tempfile.mkdtemp(prefix="mctx-port-")
+        try:
+            p = self.run_cmd("--port", str(port), "--db", "sqlite:" + d + "/m.db", "--data-dir", d)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("could not start", p.stderr)
+        finally:
+            s.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_environment_configures(self):
+        srv = Server(env={"MCTX_QUEUE_SIZE": "7", "MCTX_WORKERS": "1"})
+        try:
+            r = srv.get("/api/v1/mcts/health")
+            self.assertEqual(r.json["queue"]["capacity"], 7)
+            self.assertEqual(r.json["queue"]["workers"], 1)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
+
+if __name__ == "__main__":
+    svc.main()
