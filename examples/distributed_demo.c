@@ -128,7 +128,8 @@ int main(int argc, char **argv) {
     printf("%s, model %s, batch %d, %d actions, %d simulations, partition_%s%s%s\n", policy, model_name, B, A, S,
            partition, cfg.partition == MCTX_DIST_PARTITION_SEARCH ? ", merge " : "",
            cfg.partition == MCTX_DIST_PARTITION_SEARCH ? merge : "");
-    printf("%d processes, %d devices present, median of %d runs\n\n", mctx_dist_mesh_num_ranks(mesh), present, repeat);
+    int np = mctx_dist_mesh_num_ranks(mesh);
+    printf("%d process%s, %d devices present, median of %d runs\n\n", np, np == 1 ? "" : "es", present, repeat);
     printf("%8s %10s %8s %10s %8s %12s %9s  %s\n", "devices", "time_ms", "speedup", "efficiency", "comm_ms",
            "sims/s", "same", "transport");
   }

@@ -9,7 +9,8 @@
 # table of docs/BENCHMARKS.md. When DeepMind's mctx is present (MCTX_SRC, a
 # checkout of google-deepmind/mctx) and JAX is installed, mctx is measured in
 # the same run with shared/bench/bench_mctx.py (BENCH_MCTX) and the table gives
-# the ratios. Writes everything under OUT_DIR (default build-gpu/out).
+# the ratios (MCTX_ONLY=0,3,... picks bench_mctx.py's cases). SKIP_TESTS=1
+# goes straight to the measurements; SKIP_BENCH=1 stops after the tests. Writes everything under OUT_DIR (default build-gpu/out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-gpu}
@@ -25,8 +26,9 @@ fi
 echo "== device"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader | tee "$OUT_DIR/device.txt"
 
-echo "== GPU tests"
 status=0
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+echo "== GPU tests"
 "$BUILD/tests/cuda-test-parity" 2>&1 | tee "$OUT_DIR/parity.log" | tail -8 || status=1
 grep -q "0 failed" "$OUT_DIR/parity.log" || status=1
 if [ -x "$BUILD/tests/cuda-test-network" ]; then
@@ -44,6 +46,7 @@ if command -v compute-sanitizer >/dev/null; then
     echo "$tool: exit $rc; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/sanitizer-$tool.log" | tail -1)"
     [ $rc -eq 0 ] || status=1
   done
+fi
 fi
 
 if [ "${SKIP_BENCH:-0}" = 1 ]; then exit $status; fi
@@ -112,16 +115,23 @@ import json, os, sys
 out = sys.argv[1]
 ours = [json.loads(l) for l in open(os.path.join(out, "bench.jsonl")) if l.strip()]
 mctx = {}
-p = os.path.join(out, "mctx.json")
-if os.path.exists(p) and os.path.getsize(p) > 0:
-    try:
-        for c in json.load(open(p))["cases"]:
-            if "median_ms" in c:
-                key = (c["policy"], c["batch"], c["num_actions"], c["num_simulations"],
-                       c["model"] if c["model"] == "synthetic" else "mlp-" + c["dtype"])
-                mctx[key] = c["median_ms"]
-    except Exception as e:
-        print("could not read mctx.json:", e)
+# bench_mctx.py prints each case as one JSON line on stderr as it finishes
+# (its whole report goes to stdout only at the end), so a run cut short by
+# the time limit still gives the cases it finished.
+p = os.path.join(out, "mctx.log")
+if os.path.exists(p):
+    for line in open(p):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            c = json.loads(line)
+        except ValueError:
+            continue
+        if "median_ms" in c:
+            key = (c["policy"], c["batch"], c["num_actions"], c["num_simulations"],
+                   c["model"] if c["model"] == "synthetic" else "mlp-" + c["dtype"])
+            mctx[key] = c["median_ms"]
 print("| policy | batch | actions | sims | model | mctx-c (ms) | sims/s | mctx (ms) | speedup |")
 print("|---|---:|---:|---:|---|---:|---:|---:|---:|")
 for r in ours:

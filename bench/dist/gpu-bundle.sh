@@ -13,8 +13,8 @@ BUILD=${1:?usage: gpu-bundle.sh BUILD_DIR [OUT]}
 OUT=${2:-.device/dist/bundle.tar.xz}
 stage=$(mktemp -d)
 mkdir -p "$stage/bin" "$stage/lib" "$stage/mpilib" "$stage/root"
-# Two binaries: each carries the CUDA kernels for four architectures (~11 MB compressed).
-cp "$BUILD/mctx" "$BUILD/tests/dist-test-nccl" "$stage/bin/"
+# Three binaries: each carries the CUDA kernels for four architectures (~11 MB compressed).
+cp "$BUILD/mctx" "$BUILD/tests/dist-test-nccl" "$BUILD/dist-overhead" "$stage/bin/"
 # Shared libraries of the binaries, of Open MPI's launcher and of its plugins,
 # but the C library's own and NCCL (the GPU machine has those).
 {

@@ -50,6 +50,9 @@ status=0
   echo "$req" | "$B/mctx" search --engine cuda --input - >"$OUT_DIR/one.json"
   echo "$req" | "${MPIRUN[@]}" -np 2 "$B/mctx" search --distributed --engine cuda --input - >"$OUT_DIR/two.json"
   python3 -c "import json; a=json.load(open('$OUT_DIR/one.json')); b=json.load(open('$OUT_DIR/two.json')); print('same action and weights:', a['action']==b['action'] and a['action_weights']==b['action_weights']); print('distributed_stats:', json.dumps(b['distributed_stats'])[:600])"
+  echo "== the layer's cost on one GPU, in one process"
+  "$B/dist-overhead" cuda 4096 64
+  "$B/dist-overhead" cuda 16384 64
   for bs in 4096 16384; do
     common=(--engine cuda --batch $bs --actions 64 --simulations 64 --repeat 7)
     echo "== bench, batch $bs: one GPU alone (CUDA engine), then distributed"

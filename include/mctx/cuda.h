@@ -84,6 +84,17 @@ typedef struct mctx_cuda_model {
   void *self;
 } mctx_cuda_model;
 
+/* Sets the numerics of a model's network on the GPU: precision
+ * (MCTX_CUDA_FP32, _FP16 or _BF16: weights and activations; accumulation and
+ * the tree stay fp32) and aligned (dimensions padded to multiples of 8 for the
+ * tensor cores; the same values). They apply to the model's next searches on
+ * the CUDA engine; the CPU engine always computes in fp32. Returns 0, or
+ * MCTX_EUNSUPPORTED when the model has no network on the device (the built-in
+ * environments), MCTX_ERANGE for an unknown precision. Not thread-safe
+ * against a running search of the same model. Available in CPU-only builds
+ * too (it only records the choice). */
+int mctx_model_set_gpu_numerics(mctx_model *m, int precision, int aligned, mctx_status *st);
+
 /* Device memory as the engine sees it. */
 typedef struct mctx_cuda_memory {
   size_t total_bytes;          /* the device's memory */

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 
 #include "api/api.h"
+#include "mctx/dist.h"
 #include "mctx/json.h"
 #include "mctx/model.h"
 #include "mctx/search.h"
@@ -61,6 +62,7 @@ struct mctx_job {
   const char *device_used;       /* "cpu" | "gpu" */
   char fallback_reason[160];
   int32_t merged_with;           /* jobs in the search it ran in */
+  mctx_dist_stats dist_stats;    /* distributed jobs: what src/dist did */
   /* the GPU's side of the search, when it ran there */
   int gpu_ran;
   char gpu_name[128];

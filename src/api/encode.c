@@ -273,17 +273,11 @@ static void int_rows(mctx_jw *w, const float *v, int32_t rows, int32_t cols) {
   mctx_jw_end(w);
 }
 
+/* distributed_stats: what src/dist did (docs/DISTRIBUTED.md), null for a
+ * search on one device. */
 static void write_distributed(mctx_jw *w, const mctx_job *j) {
   if (!j->distributed) { mctx_jw_null(w); return; }
-  mctx_jw_obj(w);
-  MCTX_JW_KV(w, "requested_devices", mctx_jw_i64, j->num_devices);
-  MCTX_JW_KV(w, "used_devices", mctx_jw_i64, 1);
-  MCTX_JW_KV(w, "partition", mctx_jw_str, j->partition_search ? "search" : "batch");
-  static const char *const merges[] = {"sum_visits", "max_value", "consensus"};
-  MCTX_JW_KV(w, "merge_strategy", mctx_jw_str, merges[j->merge_strategy]);
-  MCTX_JW_KV(w, "reason", mctx_jw_str, "this service runs searches on one device");
-  MCTX_JW_KV(w, "duration_ms", mctx_jw_f64, j->duration_ms);
-  mctx_jw_end(w);
+  mctx_dist_stats_json(w, &j->dist_stats);
 }
 
 int mctx_job_encode(const mctx_job *j, mctx_buf *out) {

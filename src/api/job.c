@@ -320,21 +320,25 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
 
   /* The CPU searches in a tree of ours; the GPU keeps its own on the device
    * unless the job wants the tree. */
-  if (engine == env->cpu || j0->return_tree || j0->store_tree) {
+  /* A distributed search keeps its devices' trees unless the job wants one
+   * (partition_batch only: partition_search leaves one tree per device). */
+  int dist_tree = j0->distributed && (j0->return_tree || j0->store_tree) && !j0->partition_search;
+  if (j0->distributed ? dist_tree : (engine == env->cpu || j0->return_tree || j0->store_tree)) {
     tree = mctx_tree_new(B, j0->params.num_simulations + 1, A + C, A, (int32_t)E, stochastic, gumbel, &st);
     if (!tree) { fail_all(jobs, n, &st); goto done; }
   }
   /* A network on the GPU computes in the request's precision: fp16 or bf16
    * when asked, fp16 for use_t4_optimizations with fp32 asked (a T4 has no
-   * bf16; the engine falls back to fp16 there by itself). */
-  if (engine == env->gpu && model->device && ((const mctx_cuda_model *)model->device)->kind == MCTX_CUDA_MODEL_MLP &&
-      ((const mctx_cuda_model *)model->device)->mlp) {
-    mctx_cuda_mlp *net = (mctx_cuda_mlp *)((const mctx_cuda_model *)model->device)->mlp;
+   * bf16; the engine falls back to fp16 there by itself). Set for every job,
+   * distributed ones included (each GPU of the mesh reads it); the CPU
+   * computes in fp32 whatever it says. Models without a network say
+   * MCTX_EUNSUPPORTED, which is no error here. */
+  {
     int prec = strcmp(j0->precision, "fp16") == 0 ? MCTX_CUDA_FP16
              : strcmp(j0->precision, "bf16") == 0 ? MCTX_CUDA_BF16 : MCTX_CUDA_FP32;
     if (j0->use_t4 && prec == MCTX_CUDA_FP32) prec = MCTX_CUDA_FP16;
-    net->precision = prec;
-    net->aligned = j0->tensor_core_aligned;
+    mctx_status ignored;
+    (void)mctx_model_set_gpu_numerics(j0->model, prec, j0->tensor_core_aligned, &ignored);
   }
   mctx_search_params p = j0->params;
   stop_set ss = {jobs, n};
@@ -345,7 +349,36 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   int32_t *elem_expanded = action + B;
   mctx_result res = {action, w, rv, vc, NULL, qv, elem_expanded, 0, 0};
   double t0 = mono_ms();
-  int rc = mctx_engine_search(engine, &p, model, &root, 0, tree, &res, &st);
+  int rc;
+  if (j0->distributed) {
+    /* Over the process's device mesh (and, under mpirun, every process's). */
+    mctx_dist_mesh *mesh = mctx_dist_default_mesh(&st);
+    rc = mesh ? 0 : (st.code ? st.code : MCTX_EDEVICE);
+    if (rc == 0) {
+      mctx_dist_config cfg;
+      mctx_dist_config_init(&cfg);
+      cfg.num_devices = j0->num_devices;
+      cfg.partition = j0->partition_search ? MCTX_DIST_PARTITION_SEARCH : MCTX_DIST_PARTITION_BATCH;
+      cfg.merge = j0->merge_strategy == MCTX__MERGE_MAX_VALUE   ? MCTX_DIST_MERGE_MAX_VALUE
+                  : j0->merge_strategy == MCTX__MERGE_CONSENSUS ? MCTX_DIST_MERGE_CONSENSUS
+                                                                : MCTX_DIST_MERGE_SUM_VISITS;
+      cfg.device = j0->device == MCTX__DEV_CPU   ? MCTX_DIST_DEVICE_CPU
+                   : j0->device == MCTX__DEV_GPU ? MCTX_DIST_DEVICE_GPU
+                                                 : MCTX_DIST_DEVICE_AUTO;
+      cfg.optimized = j0->use_t4;
+      cfg.precision = j0->precision;
+      rc = mctx_dist_search(mesh, &cfg, &p, model, &root, tree, &res, &j0->dist_stats, &st);
+    }
+    if (rc == 0) {
+      const mctx_dist_stats *ds = &j0->dist_stats;
+      device = ds->num_devices > 0 && strcmp(ds->devices[0].kind, "gpu") == 0 ? "gpu" : "cpu";
+      fallback[0] = '\0';
+      if (j0->device == MCTX__DEV_GPU && strcmp(device, "gpu") != 0)
+        snprintf(fallback, sizeof fallback, "%.159s", ds->reason);
+    }
+  } else {
+    rc = mctx_engine_search(engine, &p, model, &root, 0, tree, &res, &st);
+  }
   double dt = mono_ms() - t0;
   if (rc != 0) { fail_all(jobs, n, &st); goto done; }
 #if defined(MCTX_HAVE_CUDA)
@@ -439,6 +472,7 @@ void mctx_job_free(mctx_job *j) {
   mctx_model_free(j->model);
   mctx_json_doc_free(j->doc);
   mctx_tree_free(j->tree);
+  mctx_dist_stats_free(&j->dist_stats);
   free(j->prior_logits); free(j->value); free(j->invalid); free(j->model_params_text); free(j->batch_key);
   free(j->action); free(j->weights); free(j->root_value); free(j->visit_counts); free(j->qvalues);
   free(j);

@@ -368,6 +368,11 @@ int mctx__job_decode(const mctx_api_env *env, mctx_job *j, const mctx_json *root
   else if (rt->type == MCTX_JSON_STRING && strcmp(rt->u.str, "nested") == 0) j->return_tree = MCTX__TREE_NESTED;
   else return mctx_status_set(st, MCTX_EINVALID, "return_tree", "must be false, true, \"arrays\" or \"nested\"");
   if ((rc = get_bool(root, "store_tree", "store_tree", 0, &j->store_tree, st))) return rc;
+  /* Root parallelism leaves one tree per device, not one tree. */
+  if (j->distributed && j->partition_search && (j->return_tree != MCTX__TREE_NONE || j->store_tree))
+    return mctx_status_set(st, MCTX_EUNSUPPORTED, j->return_tree != MCTX__TREE_NONE ? "return_tree" : "store_tree",
+                           "a distributed search with partition_search keeps one tree per device: no single tree "
+                           "to return or store (use partition_batch)");
 
   /* model */
   const mctx_json *model = mctx_json_get(root, "model");

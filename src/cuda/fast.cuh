@@ -16,7 +16,7 @@
 #include "cuda/kernel.cuh"
 
 /* One level of a simulation's path. */
-struct PathEntry {
+struct __align__(16) PathEntry {
   int32_t node, action, count, child_visits;
   float node_value, reward, discount, ret;
 };
@@ -25,24 +25,72 @@ struct PathEntry {
 template <int K>
 struct Kids {
   float r[K], d[K], v[K], p[K], l[K];
-  int32_t n[K];
+  int32_t n[K], ci[K];   /* visits and child index (fetched with the rest) */
 };
 
 template <int K>
 __device__ __forceinline__ void load_kids(const DevTree &t, size_t row, int32_t cnt, int lane, Kids<K> &c,
                                           bool logits) {
+  /* One pointer per field for this lane's first child; the children
+   * lane + 32 k are then at constant offsets, so every load is a single
+   * instruction (predicated off past the node's children). */
+  size_t x = row + (size_t)lane;
+  const int32_t *vis = t.children_visits + x, *idx = t.children_index + x;
+  const float *rew = t.children_rewards + x, *dis = t.children_discounts + x, *val = t.children_values + x;
+  const float *pri = t.children_prior_probs + x, *lgt = t.children_prior_logits + x;
 #pragma unroll
   for (int k = 0; k < K; k++) {
-    int32_t i = lane + 32 * k;
-    bool in = i < cnt;
-    size_t x = row + (size_t)(in ? i : 0);
-    c.n[k] = in ? t.children_visits[x] : -1;
-    c.r[k] = t.children_rewards[x];
-    c.d[k] = t.children_discounts[x];
-    c.v[k] = t.children_values[x];
-    c.p[k] = t.children_prior_probs[x];
-    c.l[k] = logits ? t.children_prior_logits[x] : 0.0f;
+    bool in = lane + 32 * k < cnt;
+    c.n[k] = -1;
+    c.ci[k] = MCTX_UNVISITED;
+    c.r[k] = c.d[k] = c.v[k] = c.p[k] = c.l[k] = 0.0f;
+    if (in) {
+      c.n[k] = vis[32 * k];
+      c.ci[k] = idx[32 * k];
+      c.r[k] = rew[32 * k];
+      c.d[k] = dis[32 * k];
+      c.v[k] = val[32 * k];
+      c.p[k] = pri[32 * k];
+      if (logits) c.l[k] = lgt[32 * k];
+    }
   }
+}
+
+/* The root's invalid actions among this lane's children, as bits k. */
+template <int K>
+__device__ __forceinline__ uint32_t invalid_bits(const uint8_t *inv, int32_t cnt, int lane) {
+  uint32_t bits = 0;
+#pragma unroll
+  for (int k = 0; k < K; k++)
+    if (lane + 32 * k < cnt && inv[lane + 32 * k]) bits |= 1u << k;
+  return bits;
+}
+
+/* The chosen child's statistics, from the lane that holds it (selects over
+ * the K registers, then one shuffle each). */
+struct Chosen {
+  int32_t visits, index;
+  float reward, discount;
+};
+
+template <int K>
+__device__ __forceinline__ Chosen chosen_of(const Kids<K> &c, int32_t action) {
+  int32_t kk = action >> 5, src = action & 31;
+  Chosen o = {c.n[0], c.ci[0], c.r[0], c.d[0]};
+#pragma unroll
+  for (int k = 1; k < K; k++) {
+    if (k == kk) {
+      o.visits = c.n[k];
+      o.index = c.ci[k];
+      o.reward = c.r[k];
+      o.discount = c.d[k];
+    }
+  }
+  o.visits = __shfl_sync(MCTX_FULL_MASK, o.visits, src);
+  o.index = __shfl_sync(MCTX_FULL_MASK, o.index, src);
+  o.reward = __shfl_sync(MCTX_FULL_MASK, o.reward, src);
+  o.discount = __shfl_sync(MCTX_FULL_MASK, o.discount, src);
+  return o;
 }
 
 /* Butterfly of two values at once (independent shuffles overlap). */
@@ -135,25 +183,25 @@ __device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K>
   return o;
 }
 
-/* Records path level `depth` (by the lane holding `action`). */
+/* Records path level `depth` (lane 0 writes it) and returns the index of
+ * the child to descend to. */
 template <int K>
-__device__ __forceinline__ void record(PathEntry *path, int32_t depth, int32_t node, int32_t action, int32_t count,
-                                       float node_value, const Kids<K> &c, int lane) {
-#pragma unroll
-  for (int k = 0; k < K; k++) {
-    if (lane + 32 * k == action) {
-      PathEntry e;
-      e.node = node;
-      e.action = action;
-      e.count = count;
-      e.child_visits = c.n[k];
-      e.node_value = node_value;
-      e.reward = c.r[k];
-      e.discount = c.d[k];
-      e.ret = 0.0f;
-      path[depth] = e;
-    }
+__device__ __forceinline__ int32_t record(PathEntry *path, int32_t depth, int32_t node, int32_t action,
+                                          int32_t count, float node_value, const Kids<K> &c, int lane) {
+  Chosen ch = chosen_of<K>(c, action);
+  if (lane == 0) {
+    PathEntry e;
+    e.node = node;
+    e.action = action;
+    e.count = count;
+    e.child_visits = ch.visits;
+    e.node_value = node_value;
+    e.reward = ch.reward;
+    e.discount = ch.discount;
+    e.ret = 0.0f;
+    path[depth] = e;
   }
+  return ch.index;
 }
 
 /* The best (value, index) and the second-best value, merged over the warp:
@@ -171,97 +219,58 @@ __device__ __forceinline__ void warp_top2(float &v1, int32_t &i1, float &v2) {
   }
 }
 
-/* muzero_action_selection. Under by_parent_and_siblings and by_min_max an
- * unvisited child's transformed q is exactly 0 ((min - min) / den) and its
- * policy score is scale * prior (the division by 1 is exact), so its score is
- * scale * prior whatever the node's statistics: the first pass reads only
- * visits and priors. Visited children (few below the root) then load their
- * reward, discount and value, only where some lane has one, and pay for the
- * divisions. When no other child comes within the tie-break margin of the
- * best, the noise cannot change the argmax and is not drawn; otherwise it is
- * drawn, as mctx draws it, for the children that could still win. */
+/* qt_child(c, 0, 0) for an unvisited child: under the parent-and-siblings
+ * and min-max transforms that is (lo - lo) / den, +0 whenever den > 0 (the
+ * division is skipped then: its zero numerator takes the slow path). */
+__device__ __forceinline__ float qt_unvisited(const QtNode &c) {
+  if (c.kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS || c.kind == MCTX_QTRANSFORM_BY_MIN_MAX) {
+    float num = c.lo - c.lo;
+    float den = c.hi - c.lo;
+    if (c.kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS) den = den > c.eps ? den : c.eps;
+    if (num == 0.0f && den > 0.0f) return 0.0f;
+  }
+  return qt_child(c, 0.0f, 0);
+}
+
+/* muzero_action_selection. Every field of the node's children is fetched in
+ * one round trip; an unvisited child's score is the node's constant q-term
+ * plus scale * prior (its policy score's division by 1 is exact), so only
+ * visited children pay for divisions. When no other child comes within the
+ * tie-break margin of the best, the noise cannot change the argmax and is not
+ * drawn; otherwise it is drawn, as mctx draws it, for the children that could
+ * still win. */
 template <int K>
 __device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, int32_t depth, mctx_key key,
-                                   int32_t n, int lane, PathEntry *path) {
+                                   int32_t n, int lane, PathEntry *path, int32_t *next) {
   const DevTree &t = s.t;
   size_t nb = d_node(t, b, node);
   size_t row = nb * (size_t)t.A;
+  Kids<K> c;
+  load_kids<K>(t, row, n, lane, c, false);
   int32_t node_visit = t.node_visits[nb];
   float node_value = t.node_values[nb];
-  int32_t vis[K];
-  float prob[K];
-#pragma unroll
-  for (int k = 0; k < K; k++) {
-    int32_t i = lane + 32 * k;
-    bool in = i < n;
-    size_t x = row + (size_t)(in ? i : 0);
-    vis[k] = in ? t.children_visits[x] : -1;
-    prob[k] = t.children_prior_probs[x];
-  }
+  float raw_value = t.raw_values[nb];
+  float q[K];
+  QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, NULL);
   float pb_c = mctx__pb_c(node_visit, s.pb_c_init, s.pb_c_base);
   float scale = mctx__puct_scale(node_visit, pb_c);
-  const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)t.A;
-  const bool mix = s.qt.kind == MCTX_QTRANSFORM_COMPLETED_BY_MIX_VALUE;
-  /* Visited children's q-values (loaded only where a lane has one). */
-  float q[K], r[K], d[K];
-  bool any[K];
-  float lo = MCTX_F32_INF, hi = MCTX_F32_NINF;
-#pragma unroll
-  for (int k = 0; k < K; k++) {
-    q[k] = 0.0f;
-    r[k] = d[k] = 0.0f;
-    any[k] = __any_sync(MCTX_FULL_MASK, vis[k] > 0) || mix;
-    if (any[k]) {
-      size_t x = row + (size_t)(vis[k] >= 0 ? lane + 32 * k : 0);
-      r[k] = t.children_rewards[x];
-      d[k] = t.children_discounts[x];
-      float v = t.children_values[x];
-      q[k] = mctx__q(r[k], d[k], v);
-      if (vis[k] > 0) {
-        lo = q[k] < lo ? q[k] : lo;
-        hi = q[k] > hi ? q[k] : hi;
-      }
-    }
-  }
-  QtNode qn;
-  qn.kind = s.qt.kind;
-  qn.eps = s.qt.epsilon;
-  qn.rescale = 0;
-  qn.scale = 1.0f;
-  qn.value = 0.0f;
-  qn.rlo = qn.rhi = 0.0f;
-  if (qn.kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS) {
-    warp_min_max(lo, hi);
-    /* unvisited children count as the node's value */
-    bool unvisited = false;
-#pragma unroll
-    for (int k = 0; k < K; k++) unvisited |= vis[k] == 0;
-    (void)unvisited;
-    qn.lo = node_value < lo ? node_value : lo;
-    qn.hi = node_value > hi ? node_value : hi;
-  } else if (qn.kind == MCTX_QTRANSFORM_BY_MIN_MAX) {
-    qn.lo = s.qt.min_value;
-    qn.hi = s.qt.max_value;
-  } else {
-    Kids<K> c;
-    load_kids<K>(t, row, n, lane, c, false);
-    qn = qt_prepare_k<K>(s, c, q, node_value, t.raw_values[nb], NULL);
-  }
-  float q_unvisited = qt_child(qn, 0.0f, 0);
+  float q_unvisited = qt_unvisited(qn);
+  uint32_t invalid = depth == 0 ? invalid_bits<K>(t.root_invalid + (size_t)b * (size_t)t.A, n, lane) : 0u;
   float sc[K];
   float v1 = MCTX_F32_NINF, v2 = MCTX_F32_NINF;
   int32_t i1 = MCTX_INT_MAX;
 #pragma unroll
   for (int k = 0; k < K; k++) {
-    sc[k] = MCTX_F32_NINF;
-    if (vis[k] < 0) continue;
-    float x = q_unvisited + scale * prob[k];
-    if (vis[k] > 0) x = qt_child(qn, q[k], vis[k]) + mctx__policy_score(scale, prob[k], vis[k]);
-    if (depth == 0 && inv[lane + 32 * k]) x = MCTX_F32_NINF;
+    /* unvisited: the node's constant q-term plus scale * prior (a division
+     * by 1 is exact); visited children pay for their divisions */
+    float x = q_unvisited + scale * c.p[k];
+    if (c.n[k] > 0) x = qt_child(qn, q[k], c.n[k]) + mctx__policy_score(scale, c.p[k], c.n[k]);
+    if (c.n[k] < 0 || ((invalid >> k) & 1u)) x = MCTX_F32_NINF;
     sc[k] = x;
-    int32_t i = lane + 32 * k;
-    if (x > v1) { v2 = v1; v1 = x; i1 = i; }
-    else v2 = x > v2 ? x : v2;
+    bool gt = x > v1;
+    v2 = gt ? v1 : (x > v2 ? x : v2);
+    i1 = gt ? lane + 32 * k : i1;
+    v1 = gt ? x : v1;
   }
   warp_top2(v1, i1, v2);
   int32_t action = 0;
@@ -284,27 +293,13 @@ __device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, 
       action = mctx__warp_argmax(bv, bi);
     }
   }
-  /* the path: the chosen child's visits, reward and discount */
-#pragma unroll
-  for (int k = 0; k < K; k++) {
-    if (lane + 32 * k == action) {
-      PathEntry e;
-      e.node = node;
-      e.action = action;
-      e.count = node_visit;
-      e.child_visits = vis[k];
-      e.node_value = node_value;
-      e.reward = r[k];
-      e.discount = d[k];
-      e.ret = 0.0f;
-      path[depth] = e;
-    }
-  }
+  *next = record<K>(path, depth, node, action, node_visit, node_value, c, lane);
   return action;
 }
 
 template <int K>
-__device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path) {
+__device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
+                                        int32_t *next) {
   const DevTree &t = s.t;
   int32_t A = t.A;
   size_t nb = d_node(t, b, 0);
@@ -314,8 +309,11 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
   int32_t node_visit = t.node_visits[nb];
   float node_value = t.node_values[nb];
   float raw_value = t.raw_values[nb];
-  const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)A;
-  const float *gumbel = t.root_gumbel + (size_t)b * (size_t)A;
+  uint32_t invalid = invalid_bits<K>(t.root_invalid + (size_t)b * (size_t)A, A, lane);
+  const float *gumbel = t.root_gumbel + (size_t)b * (size_t)A + (size_t)lane;
+  float g[K];
+#pragma unroll
+  for (int k = 0; k < K; k++) g[k] = lane + 32 * k < A ? gumbel[32 * k] : 0.0f;
   float q[K];
   QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, NULL);
   int32_t valid = 0, sim_index = 0;
@@ -323,7 +321,7 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
 #pragma unroll
   for (int k = 0; k < K; k++) {
     if (c.n[k] < 0) continue;
-    valid += inv[lane + 32 * k] ? 0 : 1;
+    valid += ((invalid >> k) & 1u) ? 0 : 1;
     sim_index += c.n[k];
     max_logit = c.l[k] > max_logit ? c.l[k] : max_logit;
   }
@@ -343,18 +341,18 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
   for (int k = 0; k < K; k++) {
     if (c.n[k] < 0) continue;
     int32_t a = lane + 32 * k;
-    float x = mctx__score_considered(gumbel[a], c.l[k], max_logit, qt_child(qn, q[k], c.n[k]), c.n[k], considered);
-    if (inv[a]) x = MCTX_F32_NINF;
+    float x = mctx__score_considered(g[k], c.l[k], max_logit, qt_child(qn, q[k], c.n[k]), c.n[k], considered);
+    if ((invalid >> k) & 1u) x = MCTX_F32_NINF;
     if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
+  *next = record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
   return action;
 }
 
 template <int K>
 __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32_t node, int32_t depth, int lane,
-                                            PathEntry *path) {
+                                            PathEntry *path, int32_t *next) {
   const DevTree &t = s.t;
   int32_t A = t.A;
   size_t nb = d_node(t, b, node);
@@ -398,15 +396,16 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     if (sc > bv || (sc == bv && a < bi)) { bv = sc; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  record<K>(path, depth, node, action, node_visit, node_value, c, lane);
+  *next = record<K>(path, depth, node, action, node_visit, node_value, c, lane);
   return action;
 }
 
 /* Chance nodes (few outcomes): streamed; recorded by lane 0. */
 __device__ int32_t f_select_chance(const DevSearch &s, int32_t b, int32_t node, int32_t depth, int lane,
-                                   PathEntry *path) {
+                                   PathEntry *path, int32_t *next) {
   const DevTree &t = s.t;
   int32_t a = d_select_chance(s, b, node, lane);
+  *next = t.children_index[d_row(t, b, node) + (size_t)a];
   if (lane == 0) {
     size_t nb = d_node(t, b, node);
     size_t cell = nb * (size_t)t.A + (size_t)a;
@@ -426,15 +425,15 @@ __device__ int32_t f_select_chance(const DevSearch &s, int32_t b, int32_t node, 
 
 template <int K>
 __device__ __forceinline__ int32_t f_select(const DevSearch &s, int32_t b, int32_t node, int32_t depth, mctx_key key,
-                                            int32_t budget, int lane, PathEntry *path) {
+                                            int32_t budget, int lane, PathEntry *path, int32_t *next) {
   if (s.policy == MCTX_POLICY_GUMBEL_MUZERO)
-    return depth == 0 ? f_select_gumbel_root<K>(s, b, budget, lane, path)
-                      : f_select_gumbel_interior<K>(s, b, node, depth, lane, path);
+    return depth == 0 ? f_select_gumbel_root<K>(s, b, budget, lane, path, next)
+                      : f_select_gumbel_interior<K>(s, b, node, depth, lane, path, next);
   if (s.policy == MCTX_POLICY_STOCHASTIC_MUZERO) {
-    if (!s.t.is_decision[d_node(s.t, b, node)]) return f_select_chance(s, b, node, depth, lane, path);
-    return f_select_muzero<K>(s, b, node, depth, key, s.t.Ad, lane, path);
+    if (!s.t.is_decision[d_node(s.t, b, node)]) return f_select_chance(s, b, node, depth, lane, path, next);
+    return f_select_muzero<K>(s, b, node, depth, key, s.t.Ad, lane, path, next);
   }
-  return f_select_muzero<K>(s, b, node, depth, key, s.t.A, lane, path);
+  return f_select_muzero<K>(s, b, node, depth, key, s.t.A, lane, path, next);
 }
 
 #define MCTX_SEG 256 /* path levels staged in shared memory at once */
@@ -509,24 +508,25 @@ __global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
       rng = mctx__split_nth(s.prng, rng, 3u, 0u);
       key = mctx__split_nth(s.prng, sim_key, (uint32_t)ek.group_size, (uint32_t)ek.group_index);
     }
-    int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action;
+    int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
     for (;;) {
       /* The level's key: split(key) = (next key, selection key); the
        * selection key is derived only if the tie-break noise is needed. */
       mctx_key level_key = key;
       if (!gumbel) key = mctx__split_nth(s.prng, key, 2u, 0u);
-      int32_t a = f_select<K>(s, b, node, depth, level_key, budget, lane, path);
-      int32_t next = t.children_index[d_row(t, b, node) + (size_t)a];
+      int32_t next;
+      int32_t a = f_select<K>(s, b, node, depth, level_key, budget, lane, path, &next);
       depth++;
       if (next == MCTX_UNVISITED || depth >= s.max_depth) {
         parent = node;
         action = a;
+        leaf = next;
         break;
       }
       node = next;
     }
     deepest = depth > deepest ? depth : deepest;
-    int32_t next = t.children_index[d_row(t, b, parent) + (size_t)action];
+    int32_t next = leaf;
     if (next == MCTX_UNVISITED) next = base + sim;
     expanded += d_expand(s, b, parent, action, next, lane);
     /* The leaf level's reward and discount are the model's new ones. */

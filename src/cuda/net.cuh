@@ -62,21 +62,22 @@ __global__ void __launch_bounds__(128) net_select_kernel(DevSearch s, NetState *
     st.rng = mctx__split_nth(s.prng, st.rng, 3u, 0u);
     key = mctx__split_nth(s.prng, sim_key, (uint32_t)ek.group_size, (uint32_t)ek.group_index);
   }
-  int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action;
+  int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
   for (;;) {
     mctx_key level_key = key;
     if (!gumbel) key = mctx__split_nth(s.prng, key, 2u, 0u);
-    int32_t a = f_select<K>(s, b, node, depth, level_key, st.budget, lane, path);
-    int32_t next = t.children_index[d_row(t, b, node) + (size_t)a];
+    int32_t next;
+    int32_t a = f_select<K>(s, b, node, depth, level_key, st.budget, lane, path, &next);
     depth++;
     if (next == MCTX_UNVISITED || depth >= s.max_depth) {
       parent = node;
       action = a;
+      leaf = next;
       break;
     }
     node = next;
   }
-  int32_t next = t.children_index[d_row(t, b, parent) + (size_t)action];
+  int32_t next = leaf;
   if (next == MCTX_UNVISITED) next = st.base + st.sim;
   const float *emb = (const float *)(t.embeddings + d_node(t, b, parent) * (size_t)t.E);
   T *row = x + (size_t)b * (size_t)ldx;

@@ -453,7 +453,22 @@ static int finish_roots(roots_job *j, mctx_status *st) {
 
 /* A CPU device searches in a tree of its own that it keeps between searches
  * (as a service keeps its trees): a view of its first n rows, reallocated
- * when the search's shape changes. GPUs keep their trees on the device. */
+ * when the search's shape changes. A tree larger than this is given back
+ * after its search, so that one large request leaves no memory held. GPUs
+ * keep their trees on the device. */
+#define TREE_CACHE_BYTES ((size_t)256 << 20)
+
+static void release_device_tree(mctx__dev *dev) {
+  mctx_tree *t = dev->tree;
+  if (!t) return;
+  size_t bytes = mctx_tree_bytes(t->batch_size, t->num_nodes, t->num_actions, t->embedding_bytes,
+                                 t->is_decision != NULL, t->root_gumbel != NULL);
+  if (bytes == 0 || bytes > TREE_CACHE_BYTES) {
+    mctx_tree_free(t);
+    dev->tree = NULL;
+  }
+}
+
 static int device_tree(run *r, mctx__dev *dev, int32_t n, int32_t sims, mctx_tree *view, mctx_tree **out,
                        mctx_status *st) {
   *out = NULL;
@@ -508,6 +523,7 @@ static int run_batch_share(run *r, mctx__dev *dev, const mctx_model *model, shar
   rc = mctx_engine_search(dev->engine, r->p, model, &sub, 0, tp, &sr, st);
   s->expanded = sr.num_expanded_nodes;
   s->depth = sr.max_depth_reached;
+  if (!r->tree) release_device_tree(dev);
   return rc;
 }
 
@@ -540,6 +556,7 @@ static int run_search_share(run *r, mctx__dev *dev, const mctx_model *model, sha
   if (rc == 0) rc = mctx_engine_search(dev->engine, &p, model, &sub, 0, tp, &sr, st);
   s->expanded = sr.num_expanded_nodes;
   s->depth = sr.max_depth_reached;
+  release_device_tree(dev);
   free(keys);
   free(action);
   return rc;

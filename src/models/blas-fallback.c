@@ -10,7 +10,12 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta, co
                  const blasint lda, const float *b, const blasint ldb, const float beta, float *c, const blasint ldc) {
   if (order != CblasRowMajor) return;
   for (blasint i = 0; i < m; i++) {
-    for (blasint j = 0; j < n; j++) c[(size_t)i * (size_t)ldc + (size_t)j] *= beta;
+    /* BLAS semantics: with beta = 0, C is written, never read (it may hold
+     * NaN: a fresh scratch buffer's garbage times 0 is still NaN) */
+    for (blasint j = 0; j < n; j++) {
+      float *cij = &c[(size_t)i * (size_t)ldc + (size_t)j];
+      *cij = beta == 0.0f ? 0.0f : *cij * beta;
+    }
     for (blasint p = 0; p < k; p++) {
       float av = ta == CblasNoTrans ? a[(size_t)i * (size_t)lda + (size_t)p] : a[(size_t)p * (size_t)lda + (size_t)i];
       av *= alpha;

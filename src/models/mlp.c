@@ -627,6 +627,18 @@ int mctx_mlp_model_create(mctx_mlp_weights *w, const mctx_json *params, const mc
   return 0;
 }
 
+int mctx_model_set_gpu_numerics(mctx_model *m, int precision, int aligned, mctx_status *st) {
+  if (precision != MCTX_CUDA_FP32 && precision != MCTX_CUDA_FP16 && precision != MCTX_CUDA_BF16)
+    return mctx_status_set(st, MCTX_ERANGE, "precision", "unknown precision %d (fp32 0, fp16 1, bf16 2)", precision);
+  if (!m || m->vt != &MLP_VT || !m->device)
+    return mctx_status_set(st, MCTX_EUNSUPPORTED, "precision", "model '%s' has no network on the GPU",
+                           m && m->vt && m->vt->name ? m->vt->name : "?");
+  mlp_model *s = m->self;
+  s->net.precision = precision;
+  s->net.aligned = aligned ? 1 : 0;
+  return 0;
+}
+
 /* ==== The registry's factory ==== */
 
 static atomic_int allow_paths;

@@ -6,7 +6,8 @@
  * does) whose masks this process never set: whichever thread takes the
  * signal, it only writes a byte. The service's own threads start with the
  * signals blocked, so their system calls are not interrupted. SIGPIPE is
- * ignored (a client that hangs up is an error return, not a death). The
+ * ignored (a client that hangs up is an error return, not a death). SIGHUP
+ * reloads the model repository (--model-dir) on the main thread. The
  * first SIGTERM or SIGINT drains and stops; the exit status is 0 when that
  * went cleanly. */
 #include <errno.h>
@@ -31,15 +32,20 @@ static void on_signal(int sig) {
   errno = saved;
 }
 
-/* Sleeps until SIGTERM or SIGINT (SIGHUP is logged and ignored). */
-static int wait_for_stop(void) {
+/* Sleeps until SIGTERM or SIGINT. SIGHUP reloads the model repository here,
+ * on the main thread (the handler only wrote a byte); without one it is
+ * logged and ignored. */
+static int wait_for_stop(mctx_server *s) {
   for (;;) {
     unsigned char b;
     ssize_t n = read(g_sig_pipe[0], &b, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n != 1) return SIGTERM;
     if (b == SIGHUP) {
-      mctx_logf(MCTX_LOG_INFO, "SIGHUP ignored: restart the service to change its configuration");
+      mctx_status st;
+      if (mctx_server_reload_models(s, "SIGHUP", &st) != 0 && !s->models)
+        mctx_logf(MCTX_LOG_INFO, "SIGHUP ignored: no model repository to reload; restart the service to change "
+                                 "its configuration");
       continue;
     }
     return b;
@@ -91,7 +97,7 @@ int mctx_cmd_serve(int argc, char **argv) {
     return 1;
   }
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  int sig = wait_for_stop();
+  int sig = wait_for_stop(s);
   mctx_logline l;
   if (mctx_log_begin(&l, MCTX_LOG_INFO, "shutting down")) {
     mctx_log_str(&l, "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -14,7 +14,7 @@
 
 #include "service/log.h"
 
-enum { T_STR, T_INT, T_I32, T_SIZE, T_BOOL, T_LEVEL };
+enum { T_STR, T_INT, T_I32, T_I64, T_SIZE, T_BOOL, T_LEVEL };
 
 typedef struct option {
   const char *flag;       /* without the leading "--" */
@@ -22,7 +22,7 @@ typedef struct option {
   int type;
   size_t off;
   size_t size;            /* T_STR: the array's size */
-  long long min, max;     /* T_INT, T_I32, T_SIZE */
+  long long min, max;     /* T_INT, T_I32, T_I64, T_SIZE */
   const char *dflt;       /* as printed by --help */
   const char *help;
 } option;
@@ -59,6 +59,9 @@ static const option OPTIONS[] = {
    "deepest nesting of a request body"},
   {"max-body-bytes", "MCTX_MAX_BODY_BYTES", T_SIZE, OFF(max_body_bytes), 0, 1024, (long long)1 << 34, "32M",
    "largest request body (413 beyond; counted while it streams in)"},
+  {"max-header-bytes", "MCTX_MAX_HEADER_BYTES", T_SIZE, OFF(max_head_bytes), 0, 1024, 48 * 1024, "32K",
+   "largest request line and headers (431 in the error envelope beyond; past about 60K libmicrohttpd answers "
+   "431 itself)"},
   {"max-body-total", "MCTX_MAX_BODY_TOTAL", T_SIZE, OFF(max_body_total), 0, 1024, (long long)1 << 40, "1G",
    "all request bodies being received at once (503 with Retry-After beyond)"},
   {"max-response-bytes", "MCTX_MAX_RESPONSE_BYTES", T_SIZE, OFF(max_response_bytes), 0, 4096, (long long)1 << 36,
@@ -75,8 +78,14 @@ static const option OPTIONS[] = {
    "an idle or stalled connection is closed after this"},
   {"drain-timeout-ms", "MCTX_DRAIN_TIMEOUT_MS", T_INT, OFF(drain_timeout_ms), 0, 0, 3600000, "10000",
    "on SIGTERM/SIGINT: how long requests in flight may take to finish"},
-  {"record-before-reply", "MCTX_RECORD_BEFORE_REPLY", T_BOOL, OFF(record_before_reply), 0, 0, 1, "false",
-   "append each search's record to the spool (on disk) before its answer is sent"},
+  {"record-before-reply", "MCTX_RECORD_BEFORE_REPLY", T_BOOL, OFF(record_before_reply), 0, 0, 1, "true",
+   "a search answers once its record is in the spool, on disk; false: record just after the answer"},
+  {"store-trees-over", "MCTX_STORE_TREES_OVER", T_I64, OFF(store_trees_over), 0, 0, (long long)1 << 50, "0",
+   "store the tree of every search of at least this many nodes (batch_size x (num_simulations + 1)); 0: only "
+   "the searches that ask (store_tree)"},
+  {"model-dir", "MCTX_MODEL_DIR", T_STR, STR(model_dir), 0, 0, "",
+   "model repository: a folder per model with its model.json (docs/MODELS.md); reload with SIGHUP or "
+   "POST /api/v1/models/reload"},
   {"max-connections", "MCTX_MAX_CONNECTIONS", T_INT, OFF(max_connections), 0, 1, 1 << 20, "1024",
    "open connections at most"},
   {"tasks-max", "MCTX_TASKS_MAX", T_INT, OFF(tasks_max), 0, 1, 1 << 20, "1024",
@@ -118,6 +127,7 @@ void mctx_svc_config_default(mctx_svc_config *c) {
   strcpy(c->engine, "auto");
   mctx_api_limits_default(&c->limits);
   c->max_body_bytes = (size_t)32 << 20;
+  c->max_head_bytes = (size_t)32 << 10;
   c->max_body_total = (size_t)1 << 30;
   c->max_response_bytes = (size_t)256 << 20;
   c->queue_size = 1024;
@@ -125,6 +135,7 @@ void mctx_svc_config_default(mctx_svc_config *c) {
   c->batch_max_delay_us = 0;
   c->request_timeout_ms = 30000;
   c->drain_timeout_ms = 10000;
+  c->record_before_reply = 1;
   c->tasks_max = 1024;
   c->task_ttl_s = 600;
   c->tasks_max_bytes = (size_t)256 << 20;
@@ -167,7 +178,8 @@ static int set_option(mctx_svc_config *c, const option *o, const char *val, cons
       memcpy(base + o->off, val, strlen(val) + 1);
       return 0;
     case T_INT:
-    case T_I32: {
+    case T_I32:
+    case T_I64: {
       errno = 0;
       char *end;
       long long v = strtoll(val, &end, 10);
@@ -180,7 +192,8 @@ static int set_option(mctx_svc_config *c, const option *o, const char *val, cons
         return -1;
       }
       if (o->type == T_INT) *(int *)(base + o->off) = (int)v;
-      else *(int32_t *)(base + o->off) = (int32_t)v;
+      else if (o->type == T_I32) *(int32_t *)(base + o->off) = (int32_t)v;
+      else *(int64_t *)(base + o->off) = (int64_t)v;
       return 0;
     }
     case T_SIZE: {

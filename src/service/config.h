@@ -34,6 +34,7 @@ typedef struct mctx_svc_config {
   char default_model[64];
   mctx_api_limits limits;
   size_t max_body_bytes;
+  size_t max_head_bytes;       /* request line and headers; 431 beyond */
   size_t max_body_total;       /* all request bodies at once */
   size_t max_response_bytes;
   int queue_size;              /* jobs waiting for a worker */
@@ -41,7 +42,9 @@ typedef struct mctx_svc_config {
   int batch_max_delay_us;      /* how long a worker waits for more compatible jobs */
   int request_timeout_ms;      /* deadline of a queued request */
   int drain_timeout_ms;        /* how long shutdown waits for requests in flight */
-  int record_before_reply;     /* append the history record to the spool before answering */
+  int record_before_reply;     /* the history record is on disk (spool) before the answer; default on */
+  int64_t store_trees_over;    /* store the tree of searches with at least this many nodes; 0: off */
+  char model_dir[512];         /* the model repository; "": none */
 
   /* tasks */
   int tasks_max;

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "mctx/json.h"
+#if defined(MCTX_HAVE_CUDA)
+#include "mctx/cuda.h"
+#endif
+#include "service/dashboard.h"
 #include "service/log.h"
 #include "service/server.h"
 #include "util/jsonw.h"
@@ -113,6 +117,26 @@ void mctx_h_ready(mctx_server *s, mctx_svc_req *r) {
   if (!ok) mctx_http_header(&r->http, "Retry-After", st == MCTX_STATE_STARTING ? "1" : "5");
 }
 
+/* The CUDA engine's view of device memory (the same numbers a GPU search's
+ * search_statistics.gpu carries). Without a GPU engine nothing is set and
+ * the gauges are not rendered. */
+static void gpu_memory(mctx_server *s, mctx_metrics_gauges *g) {
+#if defined(MCTX_HAVE_CUDA)
+  if (!s->env.gpu || !mctx_engine_is_cuda(s->env.gpu)) return;
+  mctx_cuda_memory mem;
+  mctx_engine_cuda_memory(s->env.gpu, &mem);
+  g->have_gpu_memory = 1;
+  g->gpu_total_bytes = (double)mem.total_bytes;
+  g->gpu_free_before_bytes = (double)mem.free_before;
+  g->gpu_free_after_bytes = (double)mem.free_after;
+  g->gpu_engine_bytes = (double)mem.engine_bytes;
+  g->gpu_engine_peak_bytes = (double)mem.peak_bytes;
+#else
+  (void)s;
+  (void)g;
+#endif
+}
+
 void mctx_h_metrics(mctx_server *s, mctx_svc_req *r) {
   mctx_metrics_gauges g;
   memset(&g, 0, sizeof g);
@@ -148,7 +172,21 @@ void mctx_h_metrics(mctx_server *s, mctx_svc_req *r) {
     g.spool_oldest_age_s = ss.oldest_age_s;
     g.db_ok = ss.db_ok;
   }
-  if (s->recorder) g.record_queue = (int64_t)mctx_recorder_depth(s->recorder);
+  if (s->recorder) {
+    g.record_queue = (int64_t)mctx_recorder_depth(s->recorder);
+    unsigned long long groups, recs;
+    mctx_recorder_counts(s->recorder, &groups, &recs);
+    g.record_groups = groups;
+    g.record_group_records = recs;
+  }
+  g.trees_stored = atomic_load_explicit(&s->trees_stored, memory_order_relaxed);
+  g.trees_skipped = atomic_load_explicit(&s->trees_skipped, memory_order_relaxed);
+  gpu_memory(s, &g);
+  /* GPU utilization where NVIDIA's management library is (loaded at run
+   * time: without a driver nothing is rendered) */
+  mctx_dash_gpu nvml;
+  mctx_dash_gpu_read(&nvml);
+  g.nvml = &nvml;
   mctx_metrics_render(&s->metrics, &g, &r->http.resp);
   if (r->http.resp.failed) {
     mctx_svc_error(r, 500, NULL, "the metrics are larger than the response cap");

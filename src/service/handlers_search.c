@@ -2,10 +2,13 @@
  *
  * POST /api/v1/mcts/search prepares the job on the HTTP thread (decoding and
  * validation errors answer at once), parks the connection and queues the
- * job; the worker that runs it encodes the answer, resumes the connection
- * and hands the history record to the spool. The async routes make a task
- * around the same job instead of parking a connection; the worker stores the
- * answer in the task table. */
+ * job; the worker that runs it encodes the answer and hands the history
+ * record (with the compressed tree, when the search stores it) to the
+ * recorder. By default the connection is resumed by the record's callback,
+ * once the record is on disk; with --record-before-reply false the worker
+ * resumes it first. The async routes make a task around the same job
+ * instead of parking a connection; the task shows the answer once the record
+ * is on disk, likewise. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,19 +88,30 @@ static int count_outcome(mctx_server *s, const mctx_work *w, int http_status) {
 
 /* ==== POST /api/v1/mcts/search ==== */
 
-/* --record-before-reply, second half: once every record of the merged
- * search was handed over, wait for this one to be on disk, then answer. */
-static void sync_finish(mctx_work *w) {
-  mctx_svc_req *r = w->ctx;
-  mctx_server *s = r->server;
-  mctx_job *job = w->job;
-  mctx_recorder_wait(s->recorder, &r->ticket);
-  mctx_http_resume(&r->http); /* r and w belong to the HTTP layer from here */
+/* The compressed tree of a search that stores it; NULL otherwise (or when
+ * it cannot be made: logged and counted, the record goes on). */
+static void *tree_of(mctx_server *s, const mctx_job *job, int wanted, size_t *len) {
+  *len = 0;
+  if (!wanted) return NULL;
+  void *blob = NULL;
+  if (mctx_svc_tree_blob(s, job, &blob, len) != 0) return NULL;
+  return blob;
+}
+
+/* --record-before-reply (the default): the record is on disk (or refused,
+ * counted in mctx_db_records_dropped_total); now the answer goes out. */
+static void sync_recorded(void *ctx, int rc) {
+  mctx_svc_req *r = ctx;
+  mctx_job *job = r->job;
+  if (rc != 0) r->note = "record_not_kept";
+  mctx_http_resume(&r->http); /* r belongs to the HTTP layer from here */
   mctx_job_free(job);
 }
 
-/* On the worker: the answer, then the resume, then the record (or, with
- * --record-before-reply, the record first: see sync_finish). */
+/* On the worker: the answer; then, by default, the record, and the answer
+ * goes out once the record is on disk (the recorder calls sync_recorded,
+ * so the worker does not wait for the disk); with --record-before-reply
+ * false, the answer goes out first and the record follows. */
 static int sync_done(mctx_work *w) {
   mctx_svc_req *r = w->ctx;
   mctx_server *s = r->server;
@@ -137,13 +151,20 @@ static int sync_done(mctx_work *w) {
   mctx_http_header(&r->http, "Server-Timing", timing);
   snprintf(timing, sizeof timing, "%d", w->batch_jobs);
   mctx_http_header(&r->http, "X-Batch-Jobs", timing);
-  if (ok && s->cfg.record_before_reply && s->recorder) {
-    mctx_recorder_put_ticket(s->recorder, job, &r->ticket);
-    w->on_finish = sync_finish;
-    return 1;
+  if (ok && s->cfg.record_before_reply) {
+    size_t tlen;
+    void *tree = tree_of(s, job, r->store_tree, &tlen);
+    r->job = job;
+    mctx_svc_record(s, job, tree, tlen, sync_recorded, r);  /* may have answered already */
+    return 0;
   }
+  int store_tree = r->store_tree;
   mctx_http_resume(&r->http); /* r and w belong to the HTTP layer from here */
-  if (ok) mctx_svc_record(s, job);
+  if (ok) {
+    size_t tlen;
+    void *tree = tree_of(s, job, store_tree, &tlen);
+    mctx_svc_record(s, job, tree, tlen, NULL, NULL);
+  }
   mctx_job_free(job);
   return 0;
 }
@@ -160,6 +181,7 @@ void mctx_h_search(mctx_server *s, mctx_svc_req *r) {
                          mctx_batcher_capacity(s->batcher));
     return;
   }
+  r->store_tree = mctx_svc_tree_wanted(s, &r->http, job);
   r->is_search = 1;
   r->job = job;
   memset(&r->work, 0, sizeof r->work);
@@ -190,11 +212,28 @@ typedef struct task_work {
   mctx_work w;
   mctx_server *s;
   mctx_task *task;
+  int store_tree;
+  /* the outcome, kept until the record is on disk */
+  int state, status;
+  char *body;
+  size_t len;
 } task_work;
 
 static void task_start(mctx_work *w) {
   task_work *tw = (task_work *)w;
   mctx_tasks_started(tw->s->tasks, tw->task);
+}
+
+/* --record-before-reply: the task's record is on disk (or refused); the
+ * task finishes now (the table stops referring to the job), then the job
+ * goes. */
+static void task_recorded(void *ctx, int rc) {
+  task_work *tw = ctx;
+  mctx_job *job = tw->w.job;
+  (void)rc; /* a refused record is logged by the recorder and counted on /metrics */
+  mctx_tasks_finish(tw->s->tasks, tw->task, tw->state, tw->status, tw->body, tw->len);
+  mctx_job_free(job);
+  free(tw);
 }
 
 static int task_done(mctx_work *w) {
@@ -232,8 +271,23 @@ static int task_done(mctx_work *w) {
       break;
   }
   int ok = count_outcome(s, w, status);
+  if (ok && s->cfg.record_before_reply) {
+    /* the task shows its result once the record is on disk */
+    tw->state = state;
+    tw->status = status;
+    tw->body = body;
+    tw->len = len;
+    size_t tlen;
+    void *tree = tree_of(s, job, tw->store_tree, &tlen);
+    mctx_svc_record(s, job, tree, tlen, task_recorded, tw);
+    return 0;
+  }
   mctx_tasks_finish(s->tasks, tw->task, state, status, body, len);
-  if (ok) mctx_svc_record(s, job);
+  if (ok) {
+    size_t tlen;
+    void *tree = tree_of(s, job, tw->store_tree, &tlen);
+    mctx_svc_record(s, job, tree, tlen, NULL, NULL);
+  }
   mctx_job_free(job);
   free(tw);
   return 0;
@@ -259,6 +313,7 @@ void mctx_h_task_submit(mctx_server *s, mctx_svc_req *r) {
     return;
   }
   tw->s = s;
+  tw->store_tree = mctx_svc_tree_wanted(s, &r->http, job);
   tw->w.job = job;
   tw->w.deadline_ns = deadline;
   tw->w.on_start = task_start;

@@ -120,6 +120,17 @@ static enum MHD_Result send_answer(mctx_http *h, mctx_http_req *r) {
   return ret;
 }
 
+/* libmicrohttpd's memory per connection: the request head must fit in it
+ * (with room to spare for reading), else it answers 431 itself. */
+#define MEMORY_LIMIT (64 * 1024)
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  size_t *n = cls;
+  *n += strlen(key) + (value ? strlen(value) : 0) + 4; /* "key: value\r\n" */
+  return MHD_YES;
+}
+
 /* Bodies up to this size are read (and dropped) after an early answer. */
 #define EARLY_ANSWER_BODY 65536
 
@@ -144,7 +155,6 @@ static void hold_body(mctx_http *h, mctx_http_req *r, uint64_t n) {
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                       const char *version, const char *upload_data, size_t *upload_data_size,
                                       void **req_cls) {
-  (void)version;
   mctx_http *h = cls;
   mctx_http_req *r = *req_cls;
   if (!r) {
@@ -162,6 +172,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     if (rid && request_id_ok(rid)) snprintf(r->request_id, sizeof r->request_id, "%s", rid);
     else mctx_uuid(r->request_id);
     client_address(conn, r->client_ip, sizeof r->client_ip);
+    r->head_bytes = strlen(method) + strlen(url) + (version ? strlen(version) : 0) + 4;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, count_header, &r->head_bytes);
+    r->head_over = h->o.max_head_bytes > 0 && r->head_bytes > h->o.max_head_bytes;
     mctx_buf_init(&r->body, h->o.max_body_bytes);
     mctx_buf_init(&r->resp, h->o.max_response_bytes);
     r->content_length = UINT64_MAX;
@@ -276,7 +289,7 @@ mctx_http *mctx_http_start(const mctx_http_opts *o, const mctx_http_handlers *hd
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, o->max_connections > 0 ? o->max_connections : 1024, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, o->idle_timeout_s > 0 ? o->idle_timeout_s : 60, NULL};
-  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, MEMORY_LIMIT, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
   if (o->threads > 1) opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};

@@ -9,6 +9,13 @@
  * this layer can scan them for clients that went away
  * (mctx_http_scan_suspended).
  *
+ * A request's head (request line and headers) larger than max_head_bytes
+ * is marked head_over for the application to refuse with its own answer;
+ * one that does not fit libmicrohttpd's per-connection memory (64 KiB,
+ * MEMORY_LIMIT below) never reaches this layer: libmicrohttpd answers it
+ * itself (431, or 414 for a request line, as a small HTML page), like a
+ * request it cannot parse (400) or an unknown HTTP version (505).
+ *
  * Bodies are bounded twice: each by max_body_bytes (body_over), and all of
  * them together by max_body_total (body_busy), so that many large uploads at
  * once cannot take the memory either.
@@ -47,6 +54,8 @@ struct mctx_http_req {
 
   mctx_buf body;                  /* capped at the body limit */
   uint64_t content_length;        /* from the header; 0 without a body; UINT64_MAX when chunked */
+  size_t head_bytes;              /* request line and headers, as received */
+  int head_over;                  /* head_bytes passed max_head_bytes (the application answers 431) */
   int body_over;                  /* the body passed the cap (the rest was dropped) */
   int body_busy;                  /* the bodies of all requests passed their budget: 503 */
   uint64_t body_held;             /* bytes counted against that budget */
@@ -88,6 +97,7 @@ typedef struct mctx_http_opts {
   int max_connections;
   int idle_timeout_s;
   size_t max_body_bytes;
+  size_t max_head_bytes;          /* request line and headers; 0: no check here (MHD's own limit stays) */
   size_t max_body_total;          /* all bodies being received or held at once */
   size_t max_response_bytes;
 } mctx_http_opts;

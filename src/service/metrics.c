@@ -5,6 +5,7 @@
  * observation) and are made cumulative when rendered. Durations are summed in
  * nanoseconds as integers, so no atomic floating point is needed. */
 #include "service/metrics.h"
+#include "service/dashboard.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -261,6 +262,47 @@ void mctx_metrics_render(mctx_metrics *m, const mctx_metrics_gauges *g, mctx_buf
   mctx_buf_printf(o, "mctx_db_records_unbuilt_total %llu\n", ld(&m->records_failed));
   help(o, "mctx_db_write_retries_total", "counter", "database writes retried");
   mctx_buf_printf(o, "mctx_db_write_retries_total %llu\n", (unsigned long long)g->spool_retries);
+  help(o, "mctx_db_spool_group_appends_total", "counter",
+       "spool appends made by the recorder (one write and one fsync each, shared when they overlap)");
+  mctx_buf_printf(o, "mctx_db_spool_group_appends_total %llu\n", (unsigned long long)g->record_groups);
+  help(o, "mctx_db_spool_group_records_total", "counter", "records in those appends");
+  mctx_buf_printf(o, "mctx_db_spool_group_records_total %llu\n", (unsigned long long)g->record_group_records);
+  help(o, "mctx_trees_stored_total", "counter", "search trees handed to the spool for the trees table");
+  mctx_buf_printf(o, "mctx_trees_stored_total %llu\n", (unsigned long long)g->trees_stored);
+  help(o, "mctx_trees_skipped_total", "counter", "trees asked for but not stored (over --max-response-bytes, ...)");
+  mctx_buf_printf(o, "mctx_trees_skipped_total %llu\n", (unsigned long long)g->trees_skipped);
+
+  if (g->have_gpu_memory) {
+    help(o, "mctx_gpu_memory_total_bytes", "gauge", "device memory of the GPU the CUDA engine runs on");
+    mctx_buf_printf(o, "mctx_gpu_memory_total_bytes %.0f\n", g->gpu_total_bytes);
+    help(o, "mctx_gpu_memory_free_before_bytes", "gauge", "free device memory when the last GPU search started");
+    mctx_buf_printf(o, "mctx_gpu_memory_free_before_bytes %.0f\n", g->gpu_free_before_bytes);
+    help(o, "mctx_gpu_memory_free_after_bytes", "gauge", "free device memory when the last GPU search ended");
+    mctx_buf_printf(o, "mctx_gpu_memory_free_after_bytes %.0f\n", g->gpu_free_after_bytes);
+    help(o, "mctx_gpu_engine_memory_bytes", "gauge", "device memory the engine's workspace holds now");
+    mctx_buf_printf(o, "mctx_gpu_engine_memory_bytes %.0f\n", g->gpu_engine_bytes);
+    help(o, "mctx_gpu_engine_peak_memory_bytes", "gauge", "the most device memory the engine held for one search");
+    mctx_buf_printf(o, "mctx_gpu_engine_peak_memory_bytes %.0f\n", g->gpu_engine_peak_bytes);
+  }
+
+  if (g->nvml && g->nvml->available && g->nvml->count > 0) {
+    const mctx_dash_gpu *n = g->nvml;
+    help(o, "mctx_gpu_utilization_percent", "gauge",
+         "percent of the last sample period a kernel ran on the GPU (NVML)");
+    for (unsigned i = 0; i < n->count; i++)
+      if (n->dev[i].utilization_gpu >= 0)
+        mctx_buf_printf(o, "mctx_gpu_utilization_percent{gpu=\"%u\"} %d\n", n->dev[i].index, n->dev[i].utilization_gpu);
+    help(o, "mctx_gpu_memory_utilization_percent", "gauge",
+         "percent of the last sample period the GPU's memory was read or written (NVML)");
+    for (unsigned i = 0; i < n->count; i++)
+      if (n->dev[i].utilization_memory >= 0)
+        mctx_buf_printf(o, "mctx_gpu_memory_utilization_percent{gpu=\"%u\"} %d\n", n->dev[i].index,
+                        n->dev[i].utilization_memory);
+    help(o, "mctx_gpu_memory_used_bytes", "gauge", "device memory in use on the GPU, all processes (NVML)");
+    for (unsigned i = 0; i < n->count; i++)
+      mctx_buf_printf(o, "mctx_gpu_memory_used_bytes{gpu=\"%u\"} %llu\n", n->dev[i].index,
+                      (unsigned long long)n->dev[i].memory_used);
+  }
 
   double rss, vsz;
   mctx_process_memory(&rss, &vsz);

@@ -68,6 +68,14 @@ typedef struct mctx_metrics_gauges {
   int db_ok;
   const char *db_backend;
   int gpu_available;
+  uint64_t record_groups, record_group_records;  /* spool appends by the recorder, and their records */
+  uint64_t trees_stored, trees_skipped;
+  /* the GPU engine's device memory (have_gpu_memory: a CUDA engine is in use) */
+  int have_gpu_memory;
+  double gpu_total_bytes, gpu_free_before_bytes, gpu_free_after_bytes, gpu_engine_bytes, gpu_engine_peak_bytes;
+  /* NVIDIA's management library (NVML, opened at run time), per GPU; NULL or
+   * not available: the gauges are not rendered */
+  const struct mctx_dash_gpu *nvml;
 } mctx_metrics_gauges;
 
 /* Zeroes m and names the routes (route_names[i] for route index i; the

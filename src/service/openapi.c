@@ -28,6 +28,7 @@ static const char *status_text(int s) {
     case 403: return "The key's role may not do this";
     case 404: return "Not found";
     case 405: return "Method not allowed (see the Allow header)";
+    case 409: return "Conflict: the model repository could not be loaded; the current models stay";
     case 413: return "The body is larger than --max-body-bytes";
     case 415: return "The body is not application/json";
     case 429: return "Rate limited: retry after the Retry-After header's seconds";

@@ -1,12 +1,15 @@
 /* service/recorder.h: history records on their way into the spool.
  *
  * A search's record is copied out of its job and queued; a few appender
- * threads take records off the queue and append them to the durable spool
- * (store/spool.h), which fsyncs before each append returns but lets
- * concurrent appends share one fsync. So the search workers never wait for
- * the disk, and the appenders together keep up with thousands of records a
- * second. The queue is bounded: when it is full, the record is appended on
- * the caller's thread (slower, never dropped). */
+ * threads take every record queued (up to a group's size) and append them
+ * with one mctx_spool_append_group: one write and one fsync for the group,
+ * and the spool lets the groups of several appenders share fsyncs. So many
+ * concurrent searches cost a few fsyncs, and the search workers never wait
+ * for the disk: a record's caller may ask to be called back once its record
+ * is on disk (or refused), which is how the service answers a search only
+ * after its record is durable without holding a worker meanwhile. The
+ * queue is bounded: when it is full, the record is appended on the caller's
+ * thread (slower, never dropped). */
 #ifndef MCTX_SERVICE_RECORDER_H
 #define MCTX_SERVICE_RECORDER_H
 
@@ -18,28 +21,29 @@
 
 typedef struct mctx_recorder mctx_recorder;
 
-/* Starts `threads` appenders on sp (borrowed; must outlive the recorder)
- * with a queue of `capacity` records. `failed` (may be NULL) counts records
- * that could not be made (out of memory). NULL when threads cannot start. */
-mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, atomic_ullong *failed);
-/* Queues the record of a finished job (copied; the job may be freed after). */
-void mctx_recorder_put(mctx_recorder *r, const mctx_job *job);
-/* A record whose caller waits until it is on disk (mctx_recorder_wait). */
-typedef struct mctx_record_ticket {
-  int done;
-  int rc;                      /* 0, or the spool's error */
-} mctx_record_ticket;
+/* Called once a record is on disk (rc 0) or refused (rc the spool's error,
+ * MCTX_ENOMEM when the record could not be made). */
+typedef void (*mctx_record_done_fn)(void *ctx, int rc);
 
-/* Queues the record of a finished job like mctx_recorder_put, and lets the
- * caller wait for it with mctx_recorder_wait: records put by several
- * callers before they wait share the spool's fsyncs. t must stay valid until
- * the wait returns. */
-void mctx_recorder_put_ticket(mctx_recorder *r, const mctx_job *job, mctx_record_ticket *t);
-/* Waits until t's record is appended (on disk) or refused; returns t->rc. */
-int mctx_recorder_wait(mctx_recorder *r, mctx_record_ticket *t);
+/* Starts `threads` appenders on sp (borrowed; must outlive the recorder)
+ * with a queue of `capacity` records, appending at most `group_max` records
+ * at a time. `failed` (may be NULL) counts records that could not be made
+ * (out of memory). NULL when threads cannot start. */
+mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, int group_max, atomic_ullong *failed);
+/* Queues the record of a finished job (copied; the job may be freed as soon
+ * as this returns) with an optional compressed tree (`tree`, malloc'd, is
+ * taken: the recorder frees it). When `done` is not NULL it is called with
+ * `ctx` exactly once, after the record is on disk or refused: on an
+ * appender thread, or on the caller's thread before this returns when the
+ * queue is full, the recorder is stopping, or the record cannot be made. */
+void mctx_recorder_put(mctx_recorder *r, const mctx_job *job, void *tree, size_t tree_len, mctx_record_done_fn done,
+                       void *ctx);
 /* Records queued and not yet appended. */
 size_t mctx_recorder_depth(mctx_recorder *r);
-/* Appends what is queued, stops the threads and frees r. NULL is a no-op. */
+/* Appends made (groups) and records in them, since the start. */
+void mctx_recorder_counts(mctx_recorder *r, unsigned long long *groups, unsigned long long *records);
+/* Appends what is queued (calling its callbacks), stops the threads and
+ * frees r. NULL is a harmless no-op. */
 void mctx_recorder_stop(mctx_recorder *r);
 
 #endif

@@ -5,6 +5,7 @@
  * document says of it (openapi.c renders the document from this table, so
  * what is documented is what is served). Add a route here and it is routed,
  * authenticated, limited, counted, logged and documented. */
+#include "service/dashboard.h"
 #include "service/http.h"
 #include "service/ratelimit.h"
 #include "service/server.h"
@@ -83,11 +84,46 @@ static const mctx_route ROUTES[] = {
   {MCTX_HTTP_GET, "/api/v1/searches/{request_id}", mctx_h_search_get, MCTX_ACCESS_USER, MCTX_RL_OTHER, 0,
    "getSearch", "history", "One recorded search by request id", NULL,
    NULL, NULL, NULL, 200, "SearchRecord", NULL, "401,404,429,503"},
+  {MCTX_HTTP_GET, "/api/v1/searches/{request_id}/tree", mctx_h_search_tree, MCTX_ACCESS_USER, MCTX_RL_OTHER, 0,
+   "getSearchTree", "history", "A search's stored tree (MCTX_SEARCH_TREES)",
+   "The tree of a search whose request said \"store_tree\": true (or that had at least --store-trees-over "
+   "nodes), stored zstd-compressed with its history record. `nested` (default): per batch element, mctx's node "
+   "dictionaries; `arrays`: every tree field by mctx's name. Same visibility as the search's record.",
+   "[{\"name\":\"format\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"string\","
+   "\"enum\":[\"nested\",\"arrays\"],\"default\":\"nested\"}}]",
+   NULL, NULL, 200, "StoredTree", NULL, "400,401,404,429,500,503"},
+  {MCTX_HTTP_GET, "/api/v1/models", mctx_h_models, MCTX_ACCESS_USER, MCTX_RL_OTHER, 0,
+   "listModels", "models", "The models requests may name",
+   "The model repository's models (--model-dir), then the built-in ones; a repository model hides a built-in "
+   "one of the same name.",
+   NULL, NULL, NULL, 200, "ModelList", NULL, "401,429"},
+  {MCTX_HTTP_POST, "/api/v1/models/reload", mctx_h_models_reload, MCTX_ACCESS_ADMIN, MCTX_RL_OTHER, 0,
+   "reloadModels", "models", "Read the model repository again (admin)",
+   "Loads every model folder again and makes the new set current in one step (SIGHUP does the same). Searches "
+   "in flight keep the model they started with. A repository with a broken model is refused whole (409, the "
+   "folder and the reason) and the current set stays; without --model-dir, 400. Answers the new list.",
+   NULL, NULL, NULL, 200, "ModelList", NULL, "400,401,403,409,429"},
   {MCTX_HTTP_POST, "/api/v1/auth/token", mctx_h_token, MCTX_ACCESS_USER, MCTX_RL_OTHER, 1,
    "issueToken", "auth", "Issue a bearer token (JWT, HS256) for an API key",
    "Authenticate with X-API-Key; the token carries the key's name and role and expires after --jwt-ttl-s "
    "seconds (or `expires_in`, when shorter). Send it as Authorization: Bearer <token>.",
    NULL, "TokenRequest", "optional", 200, "Token", NULL, "400,401,415,429"},
+  /* the dashboard (dashboard.c): public files, data through the routes above */
+  {MCTX_HTTP_GET, "/dashboard", mctx_h_dashboard, MCTX_ACCESS_PUBLIC, -1, 0,
+   "dashboard", "dashboard", "The dashboard (HTML page)",
+   "The dashboard's page, compiled into the binary. The files hold no data and are public; the page reads "
+   "everything through the routes of this document, with a bearer token its login form obtains from "
+   "POST /api/v1/auth/token when keys are configured (docs/DASHBOARD.md).",
+   NULL, NULL, NULL, 200, NULL, "text/html", ""},
+  {MCTX_HTTP_GET, "/dashboard/{asset}", mctx_h_dashboard_asset, MCTX_ACCESS_PUBLIC, -1, 0,
+   "dashboardAsset", "dashboard", "One of the dashboard's files (script, style sheet, icon)",
+   "Served from memory with a Content-Security-Policy that allows this origin only.",
+   NULL, NULL, NULL, 200, NULL, "*/*", "404"},
+  {MCTX_HTTP_GET, "/api/v1/dashboard/gpu", mctx_h_dashboard_gpu, MCTX_ACCESS_METRICS, -1, 0,
+   "dashboardGpu", "dashboard", "GPU memory and utilization (NVML)",
+   "Each GPU's memory and utilization from NVIDIA's management library when the driver is installed, "
+   "otherwise available=false with the reason; and the engine searches run on. Needs a key like /metrics.",
+   NULL, NULL, NULL, 200, "DashboardGpu", NULL, "401"},
 };
 
 const mctx_route *mctx_service_routes(size_t *n) {

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "models/repository.h"
 #include "service/log.h"
 
 /* ==== Answers ==== */
@@ -34,7 +35,7 @@ static int code_for_status(int status) {
   switch (status) {
     case 404: return MCTX_ENOTFOUND;
     case 405: case 415: return MCTX_EUNSUPPORTED;
-    case 413: return MCTX_ELIMIT;
+    case 413: case 431: return MCTX_ELIMIT;
     case 429: case 503: return MCTX_EBUSY;
     case 500: return MCTX_EINTERNAL;
     default: return MCTX_EINVALID;
@@ -67,7 +68,11 @@ void mctx_svc_error(mctx_svc_req *r, int status, const char *field, const char *
 }
 
 void mctx_svc_error_st(mctx_svc_req *r, int status, const mctx_status *st) {
-  answer_status(r, status > 0 ? status : mctx_http_status(st->code), st);
+  if (status <= 0) status = mctx_http_status(st->code);
+  int has_retry = 0;
+  for (int i = 0; i < r->http.nheaders; i++) has_retry |= strcasecmp(r->http.headers[i].name, "Retry-After") == 0;
+  if (status == 503 && !has_retry) mctx_http_header(&r->http, "Retry-After", "1"); /* the database, memory: transient */
+  answer_status(r, status, st);
 }
 
 void mctx_svc_unavailable(mctx_svc_req *r, int retry_after_s, const char *reason, const char *fmt, ...) {
@@ -98,25 +103,50 @@ int mctx_svc_accepting(mctx_server *s) { return atomic_load(&s->state) == MCTX_S
 
 /* ==== Records ==== */
 
-/* Appender threads: the spool fsyncs each append but shares one fsync among
- * the appends waiting at that moment, so many threads (mostly asleep) make
- * few fsyncs for many records. The queue absorbs bursts; past it the worker
- * appends itself (back-pressure, nothing dropped). */
-#define RECORD_APPENDERS 32
+/* One appender thread takes every record queued (up to a group) and writes
+ * them with one write and one fsync; while it waits for the disk the next
+ * group gathers, so the busier the service the larger the groups (two
+ * threads measured the same on the development machine, with more context
+ * switches). The queue absorbs bursts; past it the worker appends itself
+ * (back-pressure, nothing dropped). */
+#define RECORD_APPENDERS 1
 #define RECORD_QUEUE 16384
+#define RECORD_GROUP 1024
 
-void mctx_svc_record(mctx_server *s, const mctx_job *job) {
+void mctx_svc_record(mctx_server *s, const mctx_job *job, void *tree, size_t tree_len, mctx_record_done_fn done,
+                     void *ctx) {
   if (!s->recorder) {
+    free(tree);
     atomic_fetch_add_explicit(&s->metrics.records_failed, 1, memory_order_relaxed);
+    if (done) done(ctx, MCTX_EINTERNAL);
     return;
   }
-  if (s->cfg.record_before_reply) {
-    mctx_record_ticket t;
-    mctx_recorder_put_ticket(s->recorder, job, &t);
-    mctx_recorder_wait(s->recorder, &t);
-  } else {
-    mctx_recorder_put(s->recorder, job);
+  mctx_recorder_put(s->recorder, job, tree, tree_len, done, ctx);
+}
+
+/* ==== Models ==== */
+
+int mctx_server_reload_models(mctx_server *s, const char *why, mctx_status *st) {
+  mctx_status_clear(st);
+  if (!s->models)
+    return mctx_status_set(st, MCTX_ENOTFOUND, "model_dir", "the service has no model repository (--model-dir, "
+                           "MCTX_MODEL_DIR)");
+  pthread_mutex_lock(&s->models_lock);
+  uint64_t t0 = mctx_now_ns();
+  int rc = mctx_model_repo_reload(s->models, st);
+  mctx_logline l;
+  if (mctx_log_begin(&l, rc == 0 ? MCTX_LOG_INFO : MCTX_LOG_ERROR,
+                     rc == 0 ? "models reloaded" : "models not reloaded; the current set stays")) {
+    mctx_log_str(&l, "trigger", why);
+    mctx_log_str(&l, "dir", mctx_model_repo_dir(s->models));
+    mctx_log_int(&l, "models", mctx_model_repo_count(s->models));
+    mctx_log_int(&l, "generation", (int64_t)mctx_model_repo_generation(s->models));
+    mctx_log_ms(&l, "duration_ms", (double)(mctx_now_ns() - t0) / 1e6);
+    if (rc != 0) mctx_log_str(&l, "reason", st->reason);
+    mctx_log_end(&l);
   }
+  pthread_mutex_unlock(&s->models_lock);
+  return rc;
 }
 
 /* ==== The pipeline ==== */
@@ -141,6 +171,12 @@ static void on_headers(void *app, mctx_http_req *hr) {
   r->server = s;
   r->route_index = s->nroutes;
   add_cors(s, r);
+  if (hr->head_over) {
+    r->note = "head_too_large";
+    mctx_svc_error(r, 431, "headers", "the request line and headers take %zu bytes; at most %zu are accepted",
+                   hr->head_bytes, s->cfg.max_head_bytes);
+    return;
+  }
   char allow[128];
   int method = hr->method == MCTX_HTTP_OPTIONS ? MCTX_HTTP_OTHER : hr->method;
   int m = mctx_router_match(s->routes, s->nroutes, method, hr->path, &r->route, &r->params, allow, sizeof allow);
@@ -417,6 +453,7 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
   s->started_ns = mctx_now_ns();
   s->started_unix_ms = mctx_unix_ms();
   pthread_mutex_init(&s->store_lock, NULL);
+  pthread_mutex_init(&s->models_lock, NULL);
   pthread_mutex_init(&s->hk_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -445,9 +482,19 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
   s->env.limits = cfg->limits;
   s->env.default_model = s->cfg.default_model;
   if (mctx_api_engines_open(&s->env, cfg->engine, s->engine_threads, st) != 0) goto fail;
+  if (cfg->model_dir[0]) {
+    if (mctx_model_repo_open(cfg->model_dir, &s->models, st) != 0) {
+      char why[400];
+      snprintf(why, sizeof why, "%s", st->reason);
+      mctx_status_set(st, st->code ? st->code : MCTX_EINVALID, "model_dir", "cannot open the model repository %s: %s",
+                      cfg->model_dir, why);
+      goto fail;
+    }
+    s->env.models = s->models;
+  }
 
   mctx_http_opts ho = {cfg->host, cfg->port, s->http_threads, cfg->max_connections, cfg->idle_timeout_s,
-                       cfg->max_body_bytes, cfg->max_body_total, cfg->max_response_bytes};
+                       cfg->max_body_bytes, cfg->max_head_bytes, cfg->max_body_total, cfg->max_response_bytes};
   mctx_http_handlers hh = {s, sizeof(mctx_svc_req), on_headers, on_body, on_complete};
   s->http = mctx_http_start(&ho, &hh, st);
   if (!s->http) goto fail;
@@ -466,19 +513,34 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
     mctx_log_end(&l);
   }
 
-  /* storage: reads through their own connection, writes through the spool */
+  /* storage: reads through their own connection, writes through the spool.
+   * A client/server database that does not answer now is no reason not to
+   * start (MCTX_STORE_OPEN_LAZY): searches are answered, records wait in the
+   * spool, and both stores connect when the database is back. */
   char redacted[1024];
   redact_url(cfg->db_url, redacted, sizeof redacted);
   make_db_dir(cfg->db_url);
-  s->store_write = mctx_store_open(cfg->db_url, st);
+  s->store_write = mctx_store_open2(cfg->db_url, MCTX_STORE_OPEN_LAZY, st);
   if (!s->store_write) {
     char why[400];
     snprintf(why, sizeof why, "%s", st->reason);
     mctx_status_set(st, st->code ? st->code : MCTX_EDB, "db", "cannot open the database %s: %s", redacted, why);
     goto fail;
   }
-  s->store_read = mctx_store_open(cfg->db_url, st);
+  s->store_read = mctx_store_open2(cfg->db_url, MCTX_STORE_OPEN_LAZY, st);
   if (!s->store_read) goto fail;
+  if (!mctx_store_is_open(s->store_write)) {
+    mctx_status why;
+    mctx_status_clear(&why);
+    mctx_store_ping(s->store_write, &why);
+    mctx_logline dl;
+    if (mctx_log_begin(&dl, MCTX_LOG_WARN, "the database does not answer: starting degraded; searches are "
+                                           "answered and their records wait in the spool until it is back")) {
+      mctx_log_str(&dl, "db", redacted);
+      mctx_log_str(&dl, "reason", why.reason);
+      mctx_log_end(&dl);
+    }
+  }
   char spool_dir[1100];
   snprintf(spool_dir, sizeof spool_dir, "%s/spool", cfg->data_dir);
   if (make_dirs(spool_dir) != 0) {
@@ -489,7 +551,7 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
   s->spool = mctx_spool_open(&so, s->store_write, st);
   if (!s->spool) goto fail;
 
-  s->recorder = mctx_recorder_start(s->spool, RECORD_APPENDERS, RECORD_QUEUE, &s->metrics.records_failed);
+  s->recorder = mctx_recorder_start(s->spool, RECORD_APPENDERS, RECORD_QUEUE, RECORD_GROUP, &s->metrics.records_failed);
   if (!s->recorder) { mctx_status_set(st, MCTX_ENOMEM, NULL, "cannot start the record appenders"); goto fail; }
 
   mctx_batcher_opts bo = {s->workers, cfg->queue_size, cfg->batch_max, cfg->batch_max_delay_us};
@@ -525,6 +587,11 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
     mctx_log_str(&l, "auth", mctx_auth_enabled(s->auth) ? "on" : "off");
     mctx_log_int(&l, "api_keys", (int64_t)mctx_auth_key_count(s->auth));
     mctx_log_str(&l, "default_model", cfg->default_model);
+    if (s->models) {
+      mctx_log_str(&l, "model_dir", cfg->model_dir);
+      mctx_log_int(&l, "models", mctx_model_repo_count(s->models));
+    }
+    mctx_log_str(&l, "record_before_reply", cfg->record_before_reply ? "true" : "false");
     mctx_log_end(&l);
   }
   return s;
@@ -592,18 +659,19 @@ void mctx_server_stop(mctx_server *s) {
     pthread_mutex_unlock(&s->hk_lock);
     pthread_join(s->housekeeper, NULL);
   }
-  /* Every suspended request is answered by its worker before they stop. */
+  /* Every suspended request is answered by its worker before they stop,
+   * or by its record's callback, which the recorder's stop runs. */
   mctx_batcher *b = s->batcher;
   s->batcher = NULL;
   mctx_batcher_stop(b);
+  mctx_recorder_stop(s->recorder); /* every record into the spool */
+  s->recorder = NULL;
   if (s->http) {
     mctx_http_quiesce(s->http);
     wait_http_idle(s, 2000);
     mctx_http_stop(s->http);
     s->http = NULL;
   }
-  mctx_recorder_stop(s->recorder); /* every record into the spool */
-  s->recorder = NULL;
   if (s->spool) {
     uint64_t t0 = mctx_now_ns();
     int left = mctx_spool_flush(s->spool, s->cfg.drain_timeout_ms > 0 ? s->cfg.drain_timeout_ms : 1000);
@@ -625,9 +693,11 @@ void mctx_server_stop(mctx_server *s) {
   mctx_ratelimit_free(s->rl);
   mctx_auth_free(s->auth);
   mctx_api_engines_close(&s->env);
+  mctx_model_repo_free(s->models);
   free(s->openapi);
   pthread_cond_destroy(&s->hk_cond);
   pthread_mutex_destroy(&s->hk_lock);
   pthread_mutex_destroy(&s->store_lock);
+  pthread_mutex_destroy(&s->models_lock);
   free(s);
 }

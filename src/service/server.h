@@ -39,10 +39,10 @@ struct mctx_svc_req {
   int authenticated;              /* who is filled */
 
   /* a synchronous search */
-  mctx_job *job;                  /* valid until the worker frees it, after resuming */
+  mctx_job *job;                  /* valid until the worker (or the record's callback) frees it, after resuming */
   mctx_work work;
   int is_search;                  /* went to the queue (for the log) */
-  mctx_record_ticket ticket;      /* --record-before-reply: the record on its way to disk */
+  int store_tree;                 /* the search's tree goes to the trees table */
   double queue_ms, compute_ms;
   int batch_jobs;
   const char *note;               /* static: why it failed, for the log */
@@ -66,6 +66,9 @@ struct mctx_server {
   mctx_store *store_write;        /* the spool's */
   mctx_spool *spool;
   mctx_recorder *recorder;        /* records -> spool, off the workers' path */
+  struct mctx_model_repo *models; /* --model-dir, or NULL (also env.models) */
+  pthread_mutex_t models_lock;    /* one reload at a time */
+  atomic_ullong trees_stored, trees_skipped;
 
   char *openapi;                  /* the document, built once */
   size_t openapi_len;
@@ -123,11 +126,26 @@ void mctx_svc_unavailable(mctx_svc_req *r, int retry_after_s, const char *reason
  * reached while writing it). */
 void mctx_svc_json(mctx_svc_req *r, int status);
 
-/* Hands a finished search's history record to the spool (never the
- * database): queued for the appenders, or on disk before returning with
- * --record-before-reply. (Synchronous searches with --record-before-reply
- * use the recorder's tickets instead, so that merged searches share fsyncs.) */
-void mctx_svc_record(mctx_server *s, const mctx_job *job);
+/* Hands a finished search's history record (and its compressed tree, taken
+ * over, may be NULL) to the spool, never the database: the recorder's
+ * appenders write it; `done` (may be NULL) is called with ctx once it is on
+ * disk or refused (see mctx_recorder_put). The job may be freed when this
+ * returns. */
+void mctx_svc_record(mctx_server *s, const mctx_job *job, void *tree, size_t tree_len, mctx_record_done_fn done,
+                     void *ctx);
+/* Reloads the model repository (POST /api/v1/models/reload, SIGHUP) and
+ * logs the outcome. Returns 0; MCTX_ENOTFOUND without --model-dir (then
+ * s->models is NULL); or the repository's error (the current models stay). */
+int mctx_server_reload_models(mctx_server *s, const char *why, mctx_status *st);
+
+/* Stored trees (trees.c). Whether the prepared job's tree is to be stored
+ * (the request says "store_tree": true, or the search has at least
+ * --store-trees-over nodes); when so, makes the job keep its tree. */
+int mctx_svc_tree_wanted(mctx_server *s, const mctx_http_req *hr, mctx_job *job);
+/* The stored form of a finished job's tree (both formats in one JSON
+ * document, zstd-compressed): 0 with *out malloc'd, or an error (the tree
+ * is larger than --max-response-bytes, out of memory), logged. */
+int mctx_svc_tree_blob(mctx_server *s, const mctx_job *job, void **out, size_t *len);
 /* Whether searches are taken now (ready, not draining). */
 int mctx_svc_accepting(mctx_server *s);
 
@@ -148,6 +166,11 @@ void mctx_h_token(mctx_server *s, mctx_svc_req *r);
 void mctx_h_stats_daily(mctx_server *s, mctx_svc_req *r);
 void mctx_h_searches(mctx_server *s, mctx_svc_req *r);
 void mctx_h_search_get(mctx_server *s, mctx_svc_req *r);
+/* Handlers (trees.c) */
+void mctx_h_search_tree(mctx_server *s, mctx_svc_req *r);
+/* Handlers (handlers_models.c) */
+void mctx_h_models(mctx_server *s, mctx_svc_req *r);
+void mctx_h_models_reload(mctx_server *s, mctx_svc_req *r);
 
 /* The OpenAPI document of the routes (openapi.c): malloc'd, free() it. */
 char *mctx_openapi_build(const mctx_route *routes, size_t n, size_t *len);

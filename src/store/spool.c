@@ -10,8 +10,9 @@
  * A LOCK file (flock) keeps a second process out; dead-letter.log collects,
  * framed the same way, records the database refused while it was up.
  *
- * Appending writes the frame under the spool's mutex, then waits until an
- * fdatasync covers it. Appenders share those syncs (group commit): whoever
+ * Appending encodes the frames of a group of records (one for
+ * mctx_spool_append) outside the lock, writes them with one pwrite under the
+ * spool's mutex, then waits until an fdatasync covers them. Appenders share those syncs (group commit): whoever
  * finds no sync running becomes the leader, syncs everything written so far
  * with the mutex released, and wakes the others; frames written meanwhile
  * ride on the next sync. A record counts as appended once synced; a failed
@@ -54,6 +55,7 @@
 #define MAX_FRAME ((size_t)1 << 30)
 #define READ_CHUNK ((size_t)8 << 20)
 #define PING_MS 5000
+#define PING_DOWN_MS 1000
 #define POISON_AFTER 3
 #define LINGER_MS 20
 
@@ -116,8 +118,26 @@ static void enc_text(mctx_buf *b, const char *s) {
   mctx_buf_append(b, s, n);
 }
 
-/* Appends a whole frame (header + payload) for rec and tree to b. */
+/* The length of rec's frame (header + payload) with a tree of tree_len
+ * bytes: what encode_frame appends. */
+static uint64_t frame_size(const mctx_search_record *r, size_t tree_len) {
+  uint64_t n = HDR + 1;
+  n += 4 + strnlen(r->request_id, sizeof r->request_id) + 8;
+  n += 4 + strnlen(r->user, sizeof r->user);
+  n += 4 + strnlen(r->search_type, sizeof r->search_type);
+  n += 12;
+  n += 4 + (r->config_json ? strlen(r->config_json) + 1 : 0);
+  n += 8 + 8 + 4;
+  n += 4 + strnlen(r->device, sizeof r->device);
+  n += 4 + (r->summary_json ? strlen(r->summary_json) + 1 : 0);
+  n += 2 + 4 + 4 + (uint64_t)tree_len;
+  return n;
+}
+
+/* Appends a whole frame (header + payload) for rec and tree to b, after
+ * what b holds. */
 static int encode_frame(mctx_buf *b, const mctx_search_record *r, const void *tree, size_t tree_len, int64_t ts) {
+  size_t start = b->len;
   mctx_buf_append(b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", HDR);
   mctx_buf_putc(b, PAYLOAD_VERSION);
   enc_str(b, r->request_id, sizeof r->request_id);
@@ -141,8 +161,8 @@ static int encode_frame(mctx_buf *b, const mctx_search_record *r, const void *tr
   enc_u32(b, (uint32_t)tree_len);
   if (tree_len) mctx_buf_append(b, tree, tree_len);
   if (b->failed) return MCTX_ELIMIT;
-  unsigned char *h = (unsigned char *)b->data;
-  size_t plen = b->len - HDR;
+  unsigned char *h = (unsigned char *)b->data + start;
+  size_t plen = b->len - start - HDR;
   put_u32(h, FRAME_MAGIC);
   put_u32(h + 4, (uint32_t)plen);
   put_u64(h + 8, (uint64_t)ts);
@@ -326,7 +346,9 @@ static int seg_start(mctx_spool *sp, mctx_status *st) {
  * active segment back to what was synced (mutex held). */
 static void sync_failed(mctx_spool *sp, int err) {
   seg *a = sp->tail;
-  uint64_t lost = sp->write_ticket - sp->synced_ticket;
+  /* Every unsynced frame is in the active segment (rotate syncs the old
+   * one first); a group append is one ticket for many frames. */
+  uint64_t lost = a ? a->frames_written - a->frames_synced : 0;
   unsigned k = sp->nfail++ % FAIL_RING;
   sp->fail_lo[k] = sp->synced_ticket;
   sp->fail_hi[k] = sp->write_ticket;
@@ -386,68 +408,144 @@ static int ticket_failed(const mctx_spool *sp, uint64_t t) {
   return 0;
 }
 
-int mctx_spool_append(mctx_spool *sp, const mctx_search_record *rec, const void *tree, size_t tree_len,
-                      mctx_status *st) {
+/* Records a failure of record i of a group: rcs[i], the first failure's
+ * status in st, the code of the first. */
+static void group_fail(int *rcs, size_t i, int code, int *first, mctx_status *st, const mctx_status *why) {
+  if (rcs) rcs[i] = code;
+  if (*first == 0) {
+    *first = code;
+    if (st && why && st != why) *st = *why;
+  }
+}
+
+int mctx_spool_append_group(mctx_spool *sp, const mctx_search_record *recs, const void *const *trees,
+                            const size_t *tree_lens, size_t n, int *rcs, mctx_status *st) {
   mctx_status_clear(st);
-  int rc = mctx_store_record_check(rec, st);
-  if (rc == 0 && tree_len && !tree) rc = mctx_status_set(st, MCTX_EINVALID, "tree", "NULL with tree_len > 0");
-  if (rc != 0) {
+  if (n == 0) return 0;
+  if (!recs) return mctx_status_set(st, MCTX_EINVALID, "records", "NULL with n = %zu", n);
+  int first = 0;
+  uint64_t invalid = 0;
+  mctx_status why;
+  /* Outside the lock: check each record and encode the good ones into one
+   * buffer (sizes are known beforehand, so nothing is encoded that cannot
+   * be kept). off[i] / len[i]: record i's frame in it; len 0: not written. */
+  size_t *off = calloc(n, sizeof *off), *len = calloc(n, sizeof *len);
+  if (!off || !len) {
+    free(off);
+    free(len);
     pthread_mutex_lock(&sp->mu);
-    sp->dropped++;
+    sp->dropped += n;
     pthread_mutex_unlock(&sp->mu);
-    return rc;
+    for (size_t i = 0; rcs && i < n; i++) rcs[i] = MCTX_ENOMEM;
+    return mctx_status_set(st, MCTX_ENOMEM, "spool", "out of memory for a group of %zu records", n);
   }
-  mctx_buf frame;
-  mctx_buf_init(&frame, sp->max_bytes < MAX_FRAME ? sp->max_bytes : MAX_FRAME);
-  if (encode_frame(&frame, rec, tree, tree_len, mctx__now_ms()) != 0) {
-    mctx_buf_free(&frame);
-    pthread_mutex_lock(&sp->mu);
-    sp->dropped++;
-    pthread_mutex_unlock(&sp->mu);
-    return mctx_status_set(st, MCTX_EIO, "spool", "record of request %s is larger than the spool's cap",
-                           rec->request_id);
+  uint64_t cap = sp->max_bytes < MAX_FRAME ? sp->max_bytes : MAX_FRAME, total = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (rcs) rcs[i] = 0;
+    const void *tree = trees ? trees[i] : NULL;
+    size_t tlen = tree_lens ? tree_lens[i] : 0;
+    mctx_status_clear(&why);
+    int rc = mctx_store_record_check(&recs[i], &why);
+    if (rc == 0 && tlen && !tree) rc = mctx_status_set(&why, MCTX_EINVALID, "tree", "NULL with tree_len > 0");
+    uint64_t fl = rc == 0 ? frame_size(&recs[i], tlen) : 0;
+    if (rc == 0 && fl > cap)
+      rc = mctx_status_set(&why, MCTX_EIO, "spool", "record of request %s is larger than the spool's cap",
+                           recs[i].request_id);
+    if (rc != 0) {
+      invalid++;
+      group_fail(rcs, i, rc, &first, st, &why);
+      continue;
+    }
+    len[i] = (size_t)fl;
+    total += fl;
   }
-  size_t flen = frame.len;
+  mctx_buf frames;
+  mctx_buf_init(&frames, 0);
+  int64_t now = mctx__now_ms();
+  if (total && mctx_buf_reserve(&frames, (size_t)total) != 0) {
+    for (size_t i = 0; i < n; i++)
+      if (len[i]) {
+        len[i] = 0;
+        invalid++;
+        mctx_status_set(&why, MCTX_ENOMEM, "spool", "out of memory encoding %" PRIu64 " bytes of records", total);
+        group_fail(rcs, i, MCTX_ENOMEM, &first, st, &why);
+      }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!len[i]) continue;
+    off[i] = frames.len;
+    if (encode_frame(&frames, &recs[i], trees ? trees[i] : NULL, tree_lens ? tree_lens[i] : 0, now) != 0 ||
+        frames.len - off[i] != len[i]) {
+      /* cannot happen: the sizes were computed above */
+      frames.len = off[i];
+      frames.failed = 0;
+      len[i] = 0;
+      invalid++;
+      mctx_status_set(&why, MCTX_EINTERNAL, "spool", "frame of request %s has an unexpected size", recs[i].request_id);
+      group_fail(rcs, i, MCTX_EINTERNAL, &first, st, &why);
+    }
+  }
 
   pthread_mutex_lock(&sp->mu);
-  if (sp->closing) {
-    rc = mctx_status_set(st, MCTX_EIO, "spool", "the spool is closing");
-  } else if (sp->disk_bytes + flen > sp->max_bytes) {
-    rc = mctx_status_set(st, MCTX_EIO, "spool", "full: %" PRIu64 " of %zu bytes in use, record of %zu bytes",
-                         sp->disk_bytes, sp->max_bytes, flen);
-  } else if (!sp->tail || sp->tail->wfd < 0 || (sp->tail->size > 0 && sp->tail->size + flen > sp->seg_max)) {
-    rc = rotate(sp, st);
+  sp->dropped += invalid;
+  /* What fits under the byte cap, in order; the rest is refused. */
+  size_t wlen = 0, nw = 0;
+  int rc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!len[i]) continue;
+    if (sp->closing) {
+      mctx_status_set(&why, MCTX_EIO, "spool", "the spool is closing");
+    } else if (sp->disk_bytes + wlen + len[i] > sp->max_bytes) {
+      mctx_status_set(&why, MCTX_EIO, "spool", "full: %" PRIu64 " of %zu bytes in use, record of %zu bytes",
+                      sp->disk_bytes + wlen, sp->max_bytes, len[i]);
+    } else if (off[i] == wlen) { /* contiguous with what goes before it */
+      wlen += len[i];
+      nw++;
+      continue;
+    } else {
+      /* a record refused earlier in the group left a gap: close it */
+      memmove(frames.data + wlen, frames.data + off[i], len[i]);
+      off[i] = wlen;
+      wlen += len[i];
+      nw++;
+      continue;
+    }
+    len[i] = 0;
+    sp->dropped++;
+    group_fail(rcs, i, MCTX_EIO, &first, st, &why);
   }
+  if (nw && (!sp->tail || sp->tail->wfd < 0 || (sp->tail->size > 0 && sp->tail->size + wlen > sp->seg_max)))
+    rc = rotate(sp, &why);
   uint64_t ticket = 0;
-  if (rc == 0) {
+  if (nw && rc == 0) {
     seg *a = sp->tail;
-    size_t off = 0;
-    while (off < flen) {
-      ssize_t w = pwrite(a->wfd, frame.data + off, flen - off, (off_t)(a->size + off));
+    size_t done = 0;
+    while (done < wlen) {
+      ssize_t w = pwrite(a->wfd, frames.data + done, wlen - done, (off_t)(a->size + done));
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) break;
-      off += (size_t)w;
+      done += (size_t)w;
     }
-    if (off < flen) {
+    if (done < wlen) {
       int e = errno;
       if (ftruncate(a->wfd, (off_t)a->size) != 0) { /* a torn frame is cut at replay */ }
-      rc = mctx_status_set(st, MCTX_EIO, "spool", "write: %s", e ? strerror(e) : "short write");
+      rc = mctx_status_set(&why, MCTX_EIO, "spool", "write: %s", e ? strerror(e) : "short write");
       set_error(sp, "spool: %s%s", "write failed: ", e ? strerror(e) : "short write");
     } else {
-      a->size += flen;
-      a->frames_written++;
-      sp->disk_bytes += flen;
+      a->size += wlen;
+      a->frames_written += nw;
+      sp->disk_bytes += wlen;
       ticket = ++sp->write_ticket;
     }
   }
   /* Group commit: lead a sync, or wait for the one that covers us. */
-  while (rc == 0 && sp->synced_ticket < ticket) {
+  while (ticket && sp->synced_ticket < ticket) {
     if (sp->syncing) {
       pthread_cond_wait(&sp->sync_cv, &sp->mu);
       continue;
     }
     seg *a = sp->tail;
-    uint64_t target = sp->write_ticket, size = a->size, frames = a->frames_written;
+    uint64_t target = sp->write_ticket, size = a->size, frames_now = a->frames_written;
     int fd = a->wfd;
     sp->syncing = 1;
     pthread_mutex_unlock(&sp->mu);
@@ -455,17 +553,29 @@ int mctx_spool_append(mctx_spool *sp, const mctx_search_record *rec, const void 
     int e = errno;
     pthread_mutex_lock(&sp->mu);
     sp->syncing = 0;
-    if (r == 0) sync_done(sp, target, size, frames);
-    else sync_failed(sp, e);
+    if (r == 0) sync_done(sp, target, size, frames_now);
+    else sync_failed(sp, e);  /* counts the lost frames in `dropped` */
     pthread_cond_broadcast(&sp->sync_cv);
   }
-  if (rc == 0 && ticket_failed(sp, ticket))
-    rc = mctx_status_set(st, MCTX_EIO, "spool", "%s", sp->last_error);
-  else if (rc != 0 && ticket == 0)
-    sp->dropped++;
+  if (ticket && ticket_failed(sp, ticket)) rc = mctx_status_set(&why, MCTX_EIO, "spool", "%s", sp->last_error);
+  else if (nw && !ticket) sp->dropped += nw;  /* never written */
   pthread_mutex_unlock(&sp->mu);
-  mctx_buf_free(&frame);
-  return rc;
+  if (nw && rc != 0)
+    for (size_t i = 0; i < n; i++)
+      if (len[i]) group_fail(rcs, i, rc, &first, st, &why);
+  mctx_buf_free(&frames);
+  free(off);
+  free(len);
+  return first;
+}
+
+int mctx_spool_append(mctx_spool *sp, const mctx_search_record *rec, const void *tree, size_t tree_len,
+                      mctx_status *st) {
+  return mctx_spool_append_group(sp, rec, &tree, &tree_len, 1, NULL, st);
+}
+
+int mctx_spool_append_many(mctx_spool *sp, const mctx_search_record *recs, size_t n, mctx_status *st) {
+  return mctx_spool_append_group(sp, recs, NULL, NULL, n, NULL, st);
 }
 
 /* ==== The writer ==== */
@@ -627,11 +737,12 @@ static int land_one_by_one(mctx_spool *sp, const decoded *d, size_t n) {
 
 static void *writer(void *arg) {
   mctx_spool *sp = arg;
+  pthread_setname_np(pthread_self(), "mctx-spool");
   batch b;
   memset(&b, 0, sizeof b);
   b.recs = calloc((size_t)sp->batch_max, sizeof *b.recs);
   int failures = 0;
-  int64_t last_ping = mono_ms(), last_land = 0;
+  int64_t last_ping = mono_ms() - PING_MS, last_land = 0;  /* ping at once: db_ok tells the truth from the start */
 
   pthread_mutex_lock(&sp->mu);
   while (b.recs) {
@@ -646,10 +757,12 @@ static void *writer(void *arg) {
       s = s->next;
     }
     if (!s) {
-      /* Idle: wait for appends; ping now and then so db_ok stays true. */
+      /* Idle: ping now and then so that db_ok follows the database (every
+       * PING_MS while it answers, every second while it does not), and wait
+       * for appends. */
       if (sp->closing) break;
-      wait_ms(sp, PING_MS);
-      if (!sp->closing && sp->depth == 0 && mono_ms() - last_ping >= PING_MS) {
+      int64_t every = sp->db_ok ? PING_MS : PING_DOWN_MS;
+      if (sp->depth == 0 && mono_ms() - last_ping >= every) {
         pthread_mutex_unlock(&sp->mu);
         mctx_status st;
         int ok = mctx_store_ping(sp->store, &st) == 0;
@@ -657,7 +770,9 @@ static void *writer(void *arg) {
         sp->db_ok = ok;
         if (!ok) msgf(sp->last_error, sizeof sp->last_error, "%s", st.reason);
         last_ping = mono_ms();
+        continue;
       }
+      wait_ms(sp, every - (mono_ms() - last_ping));
       continue;
     }
     /* Linger: while records trickle in, gather them for up to LINGER_MS

@@ -2,7 +2,7 @@
  *
  * Each record is appended to a local spool file and flushed to disk before
  * mctx_spool_append returns (appends from concurrent searches share one
- * fsync). A writer thread drains the spool into the store in batches,
+ * fsync; mctx_spool_append_many writes many records with one write). A writer thread drains the spool into the store in batches,
  * retrying failures with exponential backoff and jitter; after a restart the
  * spool is replayed. Writes are idempotent by request id, so each record
  * lands exactly once even when a batch is retried or replayed. */
@@ -32,6 +32,19 @@ mctx_spool *mctx_spool_open(const mctx_spool_opts *opts, mctx_store *store, mctx
  * counted in `dropped`, never lost silently. */
 int mctx_spool_append(mctx_spool *sp, const mctx_search_record *rec, const void *tree, size_t tree_len,
                       mctx_status *st);
+/* Appends n records with one write and one fdatasync (shared with
+ * concurrent appends like any other): returns when all of them are on disk
+ * (0) or refused. Accounting stays per record: those kept count in
+ * `appended`, each one refused (invalid, over the cap, the write or sync
+ * failed) in `dropped`. On failure returns the first refused record's code
+ * with st describing it; records are kept in order up to the byte cap, so
+ * a full spool keeps a prefix of the group. recs is borrowed for the call. */
+int mctx_spool_append_many(mctx_spool *sp, const mctx_search_record *recs, size_t n, mctx_status *st);
+/* mctx_spool_append_many with trees and per-record outcomes: trees[i] and
+ * tree_lens[i] (both arrays may be NULL: no trees) are record i's compressed
+ * tree; rcs (may be NULL) gets each record's outcome, 0 when kept. */
+int mctx_spool_append_group(mctx_spool *sp, const mctx_search_record *recs, const void *const *trees,
+                            const size_t *tree_lens, size_t n, int *rcs, mctx_status *st);
 
 typedef struct mctx_spool_stats {
   uint64_t appended;        /* records accepted */

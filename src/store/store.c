@@ -6,6 +6,8 @@
  * here except through a backend. */
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +117,153 @@ typedef struct migrate_arg {
 
 mctx_store *mctx_store_open(const char *url, mctx_status *st) { return mctx_store_open2(url, 0, st); }
 
+/* ==== Lazy stores: a database away at open ====
+ *
+ * With MCTX_STORE_OPEN_LAZY, a client/server database that cannot be reached
+ * at open gives a stand-in store of the same backend and dialect whose every
+ * operation first tries to open the real store (at most once a second;
+ * callers in between get the last failure at once) and then goes through
+ * it. Once open, the real store stays, and reconnects by itself (pool.c). */
+
+#define LAZY_RETRY_MS 1000
+
+typedef struct lazy_ctx {
+  mctx__store_vt vt;              /* LAZY_VT with the backend's name */
+  char *url;
+  unsigned flags;                 /* the real open's, without LAZY */
+  pthread_mutex_t mu;
+  _Atomic(mctx_store *) inner;    /* the real store once it opened */
+  int64_t next_try_ms;            /* monotonic */
+  mctx_status last;               /* why the last try failed */
+} lazy_ctx;
+
+static int64_t mono_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The real store, opening it when it is time to try; NULL with st and
+ * *code (the last failure) while the database stays away. */
+static mctx_store *lazy_inner(mctx_store *s, mctx_status *st, int *code) {
+  lazy_ctx *x = s->ctx;
+  mctx_store *in = atomic_load(&x->inner);
+  if (in) return in;
+  pthread_mutex_lock(&x->mu);
+  in = atomic_load(&x->inner);
+  if (!in && mono_now_ms() >= x->next_try_ms) {
+    mctx_status ost;
+    mctx_status_clear(&ost);
+    in = mctx_store_open2(x->url, x->flags, &ost);
+    if (in) atomic_store(&x->inner, in);
+    else {
+      x->last = ost;
+      if (!x->last.code) x->last.code = MCTX_EDB;
+      x->next_try_ms = mono_now_ms() + LAZY_RETRY_MS;
+    }
+  }
+  if (!in && st) *st = x->last;
+  *code = x->last.code;
+  pthread_mutex_unlock(&x->mu);
+  return in;
+}
+
+#define LAZY_CALL(s, st, call)                                   \
+  do {                                                           \
+    int code_;                                                   \
+    mctx_store *in_ = lazy_inner((s), (st), &code_);             \
+    if (!in_) return code_;                                      \
+    return in_->vt->call;                                        \
+  } while (0)
+
+static int lazy_put(mctx_store *s, const mctx__rec *recs, size_t n, mctx_status *st) {
+  LAZY_CALL(s, st, put(in_, recs, n, st));
+}
+static int lazy_get(mctx_store *s, const char *id, mctx_search_row *out, mctx_status *st) {
+  LAZY_CALL(s, st, get(in_, id, out, st));
+}
+static int lazy_list(mctx_store *s, const mctx_search_query *q, mctx_search_row **rows, size_t *n, mctx_status *st) {
+  LAZY_CALL(s, st, list(in_, q, rows, n, st));
+}
+static int lazy_daily(mctx_store *s, const char *from, const char *to, const char *type, mctx_daily_stats **rows,
+                      size_t *n, mctx_status *st) {
+  LAZY_CALL(s, st, daily(in_, from, to, type, rows, n, st));
+}
+static int lazy_put_tree(mctx_store *s, const char *id, int64_t created_ms, const void *data, size_t len,
+                         mctx_status *st) {
+  LAZY_CALL(s, st, put_tree(in_, id, created_ms, data, len, st));
+}
+static int lazy_get_tree(mctx_store *s, const char *id, void **data, size_t *len, mctx_status *st) {
+  LAZY_CALL(s, st, get_tree(in_, id, data, len, st));
+}
+static int lazy_ping(mctx_store *s, mctx_status *st) { LAZY_CALL(s, st, ping(in_, st)); }
+static int lazy_with_conn(mctx_store *s, int (*fn)(const mctx__conn_ops *, void *, void *, mctx_status *), void *arg,
+                          mctx_status *st) {
+  LAZY_CALL(s, st, with_conn(in_, fn, arg, st));
+}
+
+static void lazy_close(mctx_store *s) {
+  lazy_ctx *x = s->ctx;
+  mctx_store_close(atomic_load(&x->inner));
+  pthread_mutex_destroy(&x->mu);
+  free(x->url);
+  free(x);
+  free(s);
+}
+
+static const mctx__store_vt LAZY_VT = {NULL, lazy_put, lazy_get, lazy_list, lazy_daily, lazy_put_tree,
+                                       lazy_get_tree, lazy_ping, lazy_with_conn, lazy_close};
+
+/* The stand-in for url (a postgresql:// or odbc: URL) after `why` (the
+ * failed open); NULL with st when out of memory or the URL is malformed. */
+static mctx_store *lazy_open(const char *url, unsigned flags, const mctx_status *why, mctx_status *st) {
+  int dialect = MCTX__DIALECT_POSTGRESQL;
+  const char *name = "postgresql";
+  if (starts_with(url, "odbc:")) {
+    char *cs = NULL;
+    if (mctx__odbc_connstr(url + 5, &cs, &dialect, st) != 0) return NULL;
+    free(cs);
+    name = "odbc";
+  }
+  mctx_store *s = calloc(1, sizeof *s);
+  lazy_ctx *x = calloc(1, sizeof *x);
+  char *u = strdup(url);
+  if (!s || !x || !u) {
+    free(s); free(x); free(u);
+    mctx_status_set(st, MCTX_ENOMEM, "db", "out of memory");
+    return NULL;
+  }
+  x->vt = LAZY_VT;
+  x->vt.name = name;
+  x->url = u;
+  x->flags = flags & ~MCTX_STORE_OPEN_LAZY;
+  pthread_mutex_init(&x->mu, NULL);
+  atomic_init(&x->inner, NULL);
+  x->last = *why;
+  x->next_try_ms = mono_now_ms() + LAZY_RETRY_MS;
+  s->vt = &x->vt;
+  s->ctx = x;
+  s->dialect = dialect;
+  mctx_status_clear(st);
+  return s;
+}
+
+int mctx_store_is_open(mctx_store *s) {
+  if (s->vt->put != lazy_put) return 1;
+  return atomic_load(&((lazy_ctx *)s->ctx)->inner) != NULL;
+}
+
 mctx_store *mctx_store_open2(const char *url, unsigned flags, mctx_status *st) {
   mctx_status_clear(st);
   if (!url || !url[0]) url = "sqlite:";
+  if (flags & MCTX_STORE_OPEN_LAZY) {
+    mctx_store *s = mctx_store_open2(url, flags & ~MCTX_STORE_OPEN_LAZY, st);
+    int client_server = starts_with(url, "postgresql://") || starts_with(url, "postgres://") || starts_with(url, "odbc:");
+    if (s || !client_server || !st || (st->code != MCTX_EDB && st->code != MCTX_ETIMEOUT && st->code != MCTX_EBUSY))
+      return s;
+    mctx_status why = *st;
+    return lazy_open(url, flags, &why, st);
+  }
   mctx_store *s = NULL;
   if (starts_with(url, "sqlite:")) {
     const char *path = url + 7;

@@ -103,10 +103,20 @@ void mctx_search_rows_free(mctx_search_row *rows, size_t n);
 
 /* mctx_store_open2's flags. */
 #define MCTX_STORE_OPEN_NO_MIGRATE 1u  /* leave the schema as it is (`mctx db migrate`) */
+/* A client/server database (postgresql://, odbc:) that cannot be reached
+ * now (MCTX_EDB, MCTX_ETIMEOUT, MCTX_EBUSY) is not an error: the store is
+ * returned anyway and its operations fail with the connection's error until
+ * the database answers; the first one after that (tries at most once a
+ * second) connects and migrates, and the store works from then on. Errors
+ * of the URL itself, or a schema newer than this build, still fail at open. */
+#define MCTX_STORE_OPEN_LAZY 2u
 
 /* Opens a store like mctx_store_open, with flags. NULL with st on failure;
  * close with mctx_store_close. */
 mctx_store *mctx_store_open2(const char *url, unsigned flags, mctx_status *st);
+/* 1 once the store reached its database (always, unless it was opened
+ * with MCTX_STORE_OPEN_LAZY and the database has not answered yet). */
+int mctx_store_is_open(mctx_store *s);
 /* The SQL dialect: "sqlite", "postgresql" or "hana" (odbc speaks either). */
 const char *mctx_store_dialect(const mctx_store *s);
 /* Applies the migrations from the database's version up to `target` (0: the

@@ -4,9 +4,13 @@
  *   - fp16 and bf16 outputs stay within the stated tolerance of fp32
  *     (relative L2 error under 5e-3 for fp16 and 3e-2 for bf16);
  *   - padded (tensor-core aligned) and unpadded layouts give the same values;
- *   - whole searches on the GPU agree with the CPU engine's (fp32: root
- *     values within 1e-4, visit counts summing right) and, in reduced
- *     precision, still run and give consistent trees.
+ *   - whole searches on the GPU agree with the CPU engine's: a network's fp32
+ *     outputs differ from the CPU's in the last bits (cuBLASLt sums in another
+ *     order) and a search can amplify a near-tie, so in fp32 all elements but
+ *     at most two pick the CPU's action, with root values within 1e-4 (on an
+ *     H100, 2026-11-25: 64 of 64, within 1.2e-6); in fp16 and bf16 at least
+ *     three quarters do (measured: 62 to 64 of 64); visit counts always sum
+ *     right.
  * Without a GPU every test skips and says why. */
 #include "test.h"
 
@@ -111,17 +115,16 @@ TEST(searches_agree_with_cpu) {
     p.key = mctx_prng_key(11);
     int32_t E = m->info.embedding_bytes / 4;
     float *logits = malloc((size_t)B * A * 4), *value = malloc((size_t)B * 4), *emb = malloc((size_t)B * (size_t)E * 4);
-    ASSERT_EQ(m->vt->root(m->self, B, 0, NULL, logits, value, emb, &st), 0);
+    if (m->vt->root(m->self, B, 0, NULL, logits, value, emb, &st) != 0) FAIL_AT("roots: %s", st.reason);
     mctx_root r = {B, A, logits, value, emb, NULL, NULL};
     mctx_engine *cpu = mctx_engine_cpu_new(0, &st);
     int32_t ca[64], ga[64];
     float cw[64 * 16], gw[64 * 16], cc[64 * 16], gc[64 * 16], crv[64], grv[64];
     mctx_result cres = {ca, cw, crv, cc, NULL, NULL, NULL, 0, 0}, gres = {ga, gw, grv, gc, NULL, NULL, NULL, 0, 0};
-    ASSERT_EQ(mctx_engine_search(cpu, &p, m, &r, 0, NULL, &cres, &st), 0);
+    if (mctx_engine_search(cpu, &p, m, &r, 0, NULL, &cres, &st) != 0)
+      FAIL_AT("cpu search (policy %d): %s: %s", pol, st.field, st.reason);
     for (int prec = 0; prec < 3; prec++) {
-      mctx_cuda_mlp *net = (mctx_cuda_mlp *)((const mctx_cuda_model *)m->device)->mlp;
-      net->precision = prec;
-      net->aligned = 1;
+      ASSERT_EQ(mctx_model_set_gpu_numerics(m, prec, 1, &st), 0);
       int rc = mctx_engine_search(gpu, &p, m, &r, 0, NULL, &gres, &st);
       if (rc) FAIL_AT("gpu search (%d): %s: %s", prec, st.field, st.reason);
       int same_actions = 0;
@@ -137,11 +140,12 @@ TEST(searches_agree_with_cpu) {
       fprintf(stderr, "policy %d precision %d: %d of %d actions as the CPU's, root values within %.2e\n", pol, prec,
               same_actions, B, max_dv);
       if (prec == 0) {
-        ASSERT(max_dv <= 1e-4);
         ASSERT(same_actions >= B - 2);
+        ASSERT(max_dv <= 1e-4);
       } else {
-        ASSERT(max_dv <= 0.2);
+        ASSERT(same_actions >= B * 3 / 4);
       }
+      for (int32_t b = 0; b < B; b++) ASSERT(isfinite(grv[b]));
     }
     free(logits); free(value); free(emb);
     mctx_engine_free(cpu);

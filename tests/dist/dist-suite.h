@@ -851,7 +851,7 @@ TEST(stats_json) {
   int ndev = devs->type == MCTX_JSON_ARRAY ? (int)devs->len : -1;
   const mctx_json *d0 = ndev > 0 ? &devs->u.items[0] : NULL;
   int has = d0 && mctx_json_get(d0, "simulations") && mctx_json_get(d0, "time_ms") && mctx_json_get(d0, "kind") &&
-            mctx_json_get(d0, "host") && mctx_json_get(d0, "status");
+            mctx_json_get(d0, "host") && mctx_json_get(d0, "status") && mctx_json_get(d0, "precision");
   const mctx_json *ms = mctx_json_get(j, "merge_strategy"), *pr = mctx_json_get(j, "precision");
   int merge_ok = ms->type == MCTX_JSON_STRING && strcmp(ms->u.str, "consensus") == 0;
   int prec_ok = pr->type == MCTX_JSON_STRING && strcmp(pr->u.str, "bf16") == 0;

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include "mctx/cuda.h"
 #include "mctx/engine.h"
 #include "mctx/registry.h"
 #include "models/mlp.h"
@@ -361,6 +362,30 @@ TEST(the_model_in_a_search) {
   ASSERT_NEAR(ne[3], 0.0, 1e-6);
   ASSERT_NEAR(ne[4], -0.995054754, 1e-6);
   ASSERT_NEAR(nv[0], 1.810296508, 1e-6);
+  mctx_model_free(m);
+}
+
+TEST(gpu_numerics_are_set_on_the_model) {
+  mctx_status st;
+  mctx_model *m = make("{\"seed\": 2, \"emb\": 8, \"hidden\": 16}", 4, 2, &st);
+  ASSERT(m);
+  const mctx_cuda_mlp *net = ((const mctx_cuda_model *)m->device)->mlp;
+  ASSERT_EQ(net->precision, MCTX_CUDA_FP32);
+  ASSERT_EQ(mctx_model_set_gpu_numerics(m, MCTX_CUDA_BF16, 0, &st), 0);
+  ASSERT_EQ(net->precision, MCTX_CUDA_BF16);
+  ASSERT_EQ(net->aligned, 0);
+  ASSERT_EQ(mctx_model_set_gpu_numerics(m, 7, 1, &st), MCTX_ERANGE);
+  ASSERT_STREQ(st.field, "precision");
+  ASSERT_EQ(net->precision, MCTX_CUDA_BF16);
+  /* a model without a network on the device */
+  mctx_json_doc *doc = mctx_json_parse("{}", 2, NULL, &st);
+  mctx_model_ctx ctx = {4, 2, MCTX_PRNG_JAX};
+  mctx_model *syn = NULL;
+  ASSERT_EQ(mctx_model_create("synthetic", mctx_json_root(doc), &ctx, &syn, &st), 0);
+  ASSERT_EQ(mctx_model_set_gpu_numerics(syn, MCTX_CUDA_FP16, 1, &st), MCTX_EUNSUPPORTED);
+  ASSERT_CONTAINS(st.reason, "synthetic");
+  mctx_model_free(syn);
+  mctx_json_doc_free(doc);
   mctx_model_free(m);
 }
 

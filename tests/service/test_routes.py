@@ -257,6 +257,19 @@ class RoutesTest(ServiceTest):
         # and the service still serves
         self.assertEqual(self.srv.get("/health/live").status, 200)
 
+    def test_headers_too_large(self):
+        # over --max-header-bytes (32K) but within libmicrohttpd's memory: the envelope
+        r = self.srv.get("/health/live", headers={"X-Long": "a" * 40000})
+        self.assertEnvelope(r, 431, "headers")
+        self.assertIn("at most 32768", r.json["message"])
+        r = self.srv.get("/health/live", headers={"X-Long": "a" * 20000})
+        self.assertEqual(r.status, 200, r)
+        # past libmicrohttpd's 64 KiB: it answers 431 itself (documented), and the service serves on
+        out = svc.raw_exchange(self.srv.port, b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 70000 +
+                               b"\r\n\r\n")
+        self.assertTrue(out == b"" or out.startswith(b"HTTP/1.1 431"), out[:100])
+        self.assertEqual(self.srv.get("/health/live").status, 200)
+
     def test_keep_alive_after_errors(self):
         c = self.srv.connect()
         try:
@@ -431,6 +444,8 @@ class RoutesTest(ServiceTest):
         ("get", "/api/v1/mcts/health"), ("get", "/health/live"), ("get", "/health/ready"), ("get", "/metrics"),
         ("get", "/openapi.json"), ("get", "/api/v1/stats/daily"), ("get", "/api/v1/searches"),
         ("get", "/api/v1/searches/{request_id}"), ("post", "/api/v1/auth/token"),
+        ("get", "/api/v1/searches/{request_id}/tree"), ("get", "/api/v1/models"), ("post", "/api/v1/models/reload"),
+        ("get", "/dashboard"), ("get", "/dashboard/{asset}"), ("get", "/api/v1/dashboard/gpu"),
     }
 
     def test_openapi_matches_routes(self):

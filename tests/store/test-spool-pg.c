@@ -175,3 +175,59 @@ static void sigkill_while_down(const char *name, int odbc) {
 
 TEST(pg_sigkill_while_database_down) { sigkill_while_down("kill_pg", 0); }
 TEST(odbc_sigkill_while_database_down) { sigkill_while_down("kill_odbc", 1); }
+
+/* MCTX_STORE_OPEN_LAZY: the database is down when the store is opened (the
+ * service starting while PostgreSQL is stopped). The store opens anyway,
+ * its operations fail with MCTX_EDB, a spool on it takes records, and once
+ * the server is back the store connects, migrates the fresh database and
+ * every record lands once. */
+static void lazy_open_while_down(const char *name, int odbc) {
+  char url[1024], dir[512], why[700];
+  mctx_status st;
+  if (prepare(name, odbc, url, sizeof url, dir, sizeof dir, why, sizeof why) != 0) SKIP("%s", why);
+  ASSERT_EQ(pgtmp_stop(&pg), 0);
+  ASSERT(mctx_store_open(url, &st) == NULL);  /* without the flag: an error, as before */
+  ASSERT_EQ(st.code, MCTX_EDB);
+  mctx_store *s = mctx_store_open2(url, MCTX_STORE_OPEN_LAZY, &st);
+  if (!s) FAIL_AT("lazy open: %s", st.reason);
+  ASSERT_EQ(mctx_store_is_open(s), 0);
+  ASSERT_STREQ(mctx_store_backend(s), odbc ? "odbc" : "postgresql");
+  ASSERT_STREQ(mctx_store_dialect(s), "postgresql");
+  mctx_search_record r0 = su_rec(name, 0);
+  ASSERT_EQ(mctx_store_put(s, &r0, 1, &st), MCTX_EDB);
+  ASSERT_EQ(mctx_store_ping(s, &st), MCTX_EDB);
+  mctx_spool_opts o = {dir, 0, 100, 20, 250};
+  mctx_spool *sp = mctx_spool_open(&o, s, &st);
+  if (!sp) FAIL_AT("spool: %s", st.reason);
+  const int N = 200;
+  for (int i = 0; i < N; i++) {
+    mctx_search_record r = su_rec(name, i);
+    if (mctx_spool_append(sp, &r, NULL, 0, &st) != 0) FAIL_AT("append %d: %s", i, st.reason);
+  }
+  mctx_spool_stats ss;
+  for (int k = 0; k < 400; k++) {  /* the writer's first ping or write tells */
+    mctx_spool_get_stats(sp, &ss);
+    if (!ss.db_ok) break;
+    usleep(10000);
+  }
+  ASSERT_EQ(ss.db_ok, 0);
+  ASSERT_EQ(ss.written, 0);
+  ASSERT_EQ(pgtmp_resume(&pg), 0);
+  ASSERT_EQ(mctx_spool_flush(sp, 30000), 0);
+  mctx_spool_get_stats(sp, &ss);
+  ASSERT_EQ(ss.written, N);
+  ASSERT_EQ(ss.db_ok, 1);
+  mctx_spool_close(sp, 1000);
+  ASSERT_EQ(mctx_store_is_open(s), 1);
+  long rows, counted;
+  ASSERT_EQ(su_count(s, name, &rows, &counted, why, sizeof why), 0);
+  ASSERT_EQ(rows, N);
+  ASSERT_EQ(counted, N);
+  mctx_store_close(s);
+  /* errors of the URL itself still fail at once */
+  ASSERT(mctx_store_open2("odbc:Driver=x;Servername=127.0.0.1", MCTX_STORE_OPEN_LAZY, &st) == NULL);
+  ASSERT_EQ(st.code, MCTX_EMISSING);
+}
+
+TEST(pg_lazy_open_while_down) { lazy_open_while_down("lazy_pg", 0); }
+TEST(odbc_lazy_open_while_down) { lazy_open_while_down("lazy_odbc", 1); }

@@ -448,6 +448,147 @@ TEST(refused_record_goes_to_dead_letter) {
   mctx_store_close(s);
 }
 
+/* ==== Group appends ==== */
+
+TEST(group_append_lands_once_with_exact_accounting) {
+  OPEN_ALL("group");
+  mctx_spool *sp = mctx_spool_open(&o, s, &st);
+  if (!sp) FAIL_AT("spool: %s", st.reason);
+  enum { N = 300 };
+  mctx_search_record *recs = calloc(N, sizeof *recs);
+  const void **trees = calloc(N, sizeof *trees);
+  size_t *tlens = calloc(N, sizeof *tlens);
+  int *rcs = calloc(N, sizeof *rcs);
+  ASSERT(recs && trees && tlens && rcs);
+  void *tree = NULL;
+  size_t tlen = 0;
+  ASSERT_EQ(mctx_store_zstd_compress("the tree of a group", 19, 0, &tree, &tlen, &st), 0);
+  for (int i = 0; i < N; i++) {
+    recs[i] = su_rec("group", i);
+    if (i % 100 == 3) { trees[i] = tree; tlens[i] = tlen; }
+  }
+  recs[17].config_json = "{not json";  /* refused alone; the others go on */
+  int rc = mctx_spool_append_group(sp, recs, trees, tlens, N, rcs, &st);
+  ASSERT_EQ(rc, MCTX_EPARSE);
+  ASSERT_CONTAINS(st.field, "config_json");
+  for (int i = 0; i < N; i++) ASSERT_EQ(rcs[i], i == 17 ? MCTX_EPARSE : 0);
+  mctx_spool_stats ss;
+  mctx_spool_get_stats(sp, &ss);
+  ASSERT_EQ(ss.appended, N - 1);
+  ASSERT_EQ(ss.dropped, 1);
+  /* the same group again (a replay): lands once */
+  recs[17] = su_rec("group", 17);
+  ASSERT_EQ(mctx_spool_append_many(sp, recs, N, &st), 0);
+  ASSERT_EQ(mctx_spool_append_many(sp, recs, 0, &st), 0);
+  ASSERT_EQ(mctx_spool_flush(sp, 20000), 0);
+  mctx_spool_get_stats(sp, &ss);
+  ASSERT_EQ(ss.appended, 2 * N - 1);
+  ASSERT_EQ(ss.written, 2 * N - 1);
+  ASSERT_EQ(ss.dropped, 1);
+  mctx_spool_close(sp, 1000);
+  long rows, counted;
+  char why[256];
+  ASSERT_EQ(su_count(s, "group", &rows, &counted, why, sizeof why), 0);
+  ASSERT_EQ(rows, N);
+  ASSERT_EQ(counted, N);
+  void *back = NULL;
+  size_t blen = 0;
+  ASSERT_EQ(mctx_store_get_tree(s, "group-000103", &back, &blen, &st), 0);
+  ASSERT_EQ(blen, tlen);
+  ASSERT(memcmp(back, tree, tlen) == 0);
+  free(back);
+  ASSERT_EQ(mctx_store_get_tree(s, "group-000104", &back, &blen, &st), MCTX_ENOTFOUND);
+  free(tree);
+  free(recs);
+  free(trees);
+  free(tlens);
+  free(rcs);
+  mctx_store_close(s);
+}
+
+TEST(group_append_over_the_cap_keeps_a_prefix) {
+  OPEN_ALL("gfull");
+  sqlite3 *lock = lock_db(url);
+  ASSERT(lock != NULL);
+  o.max_bytes = 8192;
+  mctx_spool *sp = mctx_spool_open(&o, s, &st);
+  if (!sp) FAIL_AT("spool: %s", st.reason);
+  enum { N = 100 };
+  mctx_search_record recs[N];
+  int rcs[N];
+  for (int i = 0; i < N; i++) recs[i] = su_rec("gfull", i);
+  int rc = mctx_spool_append_group(sp, recs, NULL, NULL, N, rcs, &st);
+  ASSERT_EQ(rc, MCTX_EIO);
+  ASSERT_STREQ(st.field, "spool");
+  ASSERT_CONTAINS(st.reason, "full");
+  int kept = 0;
+  while (kept < N && rcs[kept] == 0) kept++;
+  ASSERT(kept >= 10 && kept < N);
+  for (int i = kept; i < N; i++) ASSERT_EQ(rcs[i], MCTX_EIO);
+  mctx_spool_stats ss;
+  mctx_spool_get_stats(sp, &ss);
+  ASSERT_EQ(ss.appended, kept);
+  ASSERT_EQ(ss.dropped, N - kept);
+  unlock_db(lock);
+  ASSERT_EQ(mctx_spool_flush(sp, 20000), 0);
+  mctx_spool_close(sp, 1000);
+  long rows, counted;
+  char why[256];
+  ASSERT_EQ(su_count(s, "gfull", &rows, &counted, why, sizeof why), 0);
+  ASSERT_EQ(rows, kept);
+  mctx_store_close(s);
+}
+
+TEST(group_append_sigkill_loses_no_acknowledged_record) {
+  OPEN_ALL("gkill");
+  (void)o;
+  mctx_store_close(s);
+  /* a child appends groups of 16 and reports each acknowledged group's
+   * last index; the parent kills it mid-stream */
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    mctx_status cst;
+    mctx_store *cs = mctx_store_open(url, &cst);
+    mctx_spool_opts co = {dir, 0, 64, 10, 100};
+    mctx_spool *csp = cs ? mctx_spool_open(&co, cs, &cst) : NULL;
+    if (!csp) _exit(3);
+    mctx_search_record g[16];
+    for (int base = 0;; base += 16) {
+      for (int k = 0; k < 16; k++) g[k] = su_rec("gkill", base + k);
+      if (mctx_spool_append_many(csp, g, 16, &cst) != 0) _exit(4);
+      int last = base + 15;
+      if (write(fds[1], &last, sizeof last) != (ssize_t)sizeof last) _exit(5);
+    }
+  }
+  close(fds[1]);
+  int last = -1, v;
+  while (last < 16 * 40 && read(fds[0], &v, sizeof v) == (ssize_t)sizeof v) last = v;
+  kill(pid, SIGKILL);
+  while (read(fds[0], &v, sizeof v) == (ssize_t)sizeof v) last = v;  /* acknowledged before the kill */
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  ASSERT(WIFSIGNALED(status));
+  s = mctx_store_open(url, &st);
+  if (!s) FAIL_AT("store: %s", st.reason);
+  mctx_spool_opts o2 = {dir, 0, 64, 10, 100};
+  mctx_spool *sp = mctx_spool_open(&o2, s, &st);
+  if (!sp) FAIL_AT("spool: %s", st.reason);
+  ASSERT_EQ(mctx_spool_flush(sp, 30000), 0);
+  mctx_spool_close(sp, 1000);
+  for (int i = 0; i <= last; i++)
+    if (!su_has(s, "gkill", i)) FAIL_AT("acknowledged record %d is missing", i);
+  long rows, counted;
+  char why[256];
+  ASSERT_EQ(su_count(s, "gkill", &rows, &counted, why, sizeof why), 0);
+  ASSERT(rows >= last + 1);
+  ASSERT_EQ(counted, rows);
+  mctx_store_close(s);
+}
+
 /* ==== Group commit throughput ==== */
 
 typedef struct app_arg {
@@ -492,18 +633,26 @@ TEST(group_commit_throughput) {
   double one = run_appenders(sp, 1, 1500, 0);
   double eight = run_appenders(sp, 8, 400, 1);
   ASSERT(one > 0 && eight > 0);
+  /* one appender, groups of 64 records (mctx_spool_append_many) */
+  mctx_search_record g[64];
+  double t0 = su_now();
+  for (int base = 0; base < 64 * 50; base += 64) {
+    for (int k = 0; k < 64; k++) g[k] = su_rec("tpg", base + k);
+    ASSERT_EQ(mctx_spool_append_many(sp, g, 64, &st), 0);
+  }
+  double grouped = 64.0 * 50 / (su_now() - t0);
   fprintf(stderr, "spool throughput (fdatasync per append, group commit): 1 appender %.0f appends/s, "
-          "8 appenders %.0f appends/s\n", one, eight);
+          "8 appenders %.0f appends/s, 1 appender of groups of 64 %.0f records/s\n", one, eight, grouped);
   ASSERT_EQ(mctx_spool_flush(sp, 60000), 0);
   mctx_spool_stats ss;
   mctx_spool_get_stats(sp, &ss);
-  ASSERT_EQ(ss.appended, 1500 + 8 * 400);
-  ASSERT_EQ(ss.written, 1500 + 8 * 400);
+  ASSERT_EQ(ss.appended, 1500 + 8 * 400 + 64 * 50);
+  ASSERT_EQ(ss.written, 1500 + 8 * 400 + 64 * 50);
   mctx_spool_close(sp, 1000);
   long rows, counted;
   char why[256];
   ASSERT_EQ(su_count(s, "tp", &rows, &counted, why, sizeof why), 0);
-  ASSERT_EQ(rows, 1500 + 8 * 400);
+  ASSERT_EQ(rows, 1500 + 8 * 400 + 64 * 50);
   ASSERT_EQ(counted, rows);
   mctx_store_close(s);
 }
