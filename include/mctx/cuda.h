@@ -29,8 +29,11 @@ enum {
   MCTX_CUDA_MODEL_TEST_ENV = 3,
   MCTX_CUDA_MODEL_MOCK = 4,
   MCTX_CUDA_MODEL_BANDIT = 5,
-  MCTX_CUDA_MODEL_MLP = 6              /* a dense network: the engine's cuBLASLt path */
+  MCTX_CUDA_MODEL_MLP = 6,             /* a dense network: the engine's cuBLASLt path */
+  MCTX_CUDA_MODEL_GAME = 7             /* tictactoe or connect4: the rules on the device */
 };
+
+enum { MCTX_CUDA_GAME_TICTACTOE = 0, MCTX_CUDA_GAME_CONNECT4 = 1 };
 
 /* One dense layer y = x @ w + b of a network the engine runs with cuBLASLt:
  * w is host float32 [in][out] row-major, b [out] or NULL. */
@@ -73,15 +76,34 @@ typedef struct mctx_cuda_model {
   const float *qvalues;        /* bandit: host [rows][A], uploaded by the engine */
   int32_t qvalues_rows;
   const mctx_cuda_mlp *mlp;    /* MCTX_CUDA_MODEL_MLP */
-  /* MCTX_CUDA_MODEL_CALLBACK: one simulation's step for n elements, on
-   * `stream` (a cudaStream_t), all pointers on the device:
-   * actions [n], embeddings [n][E] -> reward [n], discount [n],
-   * prior_logits [n][A], value [n], next_embeddings [n][E]. Launch kernels,
-   * do not synchronize. Returns 0 or an error (st filled). */
+  /* MCTX_CUDA_MODEL_CALLBACK: a model's own step on the device, the way to
+   * run any model in the CUDA engine with kernels of its own. The engine
+   * calls it once per simulation for the n elements of a launch, from the
+   * search's host thread, with `stream` (a cudaStream_t: the engine's) and
+   * device pointers, all dense and row-major:
+   *   in:  actions [n] (int32), embeddings [n][E] (E = info.embedding_bytes,
+   *        the parents' embeddings as the model wrote them);
+   *   out: reward [n], discount [n], prior_logits [n][A] (A = the request's
+   *        num_actions), value [n], next_embeddings [n][E].
+   * Launch kernels on `stream` that fill every output, and return 0; do not
+   * synchronize, allocate per call or keep the pointers (they change between
+   * searches). The engine's next kernel on the stream reads the outputs. A
+   * nonzero return (st filled) fails the search with that error; a launch
+   * error, or a NaN or infinite output, fails it with MCTX_EMODEL. Roots
+   * come from the model's host `root` (or the request). muzero and
+   * gumbel_muzero; selection, expansion and backup stay the engine's.
+   * tests/cuda/syn-device-step.cu is a complete example. */
   int (*step)(void *self, void *stream, int32_t n, const int32_t *actions, const void *embeddings,
               float *reward, float *discount, float *prior_logits, float *value, void *next_embeddings,
               mctx_status *st);
   void *self;
+  /* MCTX_CUDA_MODEL_GAME (the built-in games' rules, src/models/tictactoe-impl.h and connect4-impl.h,
+   * compiled for the device) */
+  int game;                    /* MCTX_CUDA_GAME_* */
+  int32_t rollouts;            /* rollouts per leaf value */
+  uint32_t seed;
+  int tactical;                /* prior: 1 tactical, 0 uniform */
+  int tactical_rollouts;       /* rollouts: 1 tactical, 0 random */
 } mctx_cuda_model;
 
 /* Sets the numerics of a model's network on the GPU: precision

@@ -13,6 +13,7 @@
 #include "core/reduce-impl.h"
 #include "cuda/fast.cuh"
 #include "cuda/net.cuh"
+#include "cuda/games.cuh"
 
 #include "cuda/lt.h"
 
@@ -536,6 +537,81 @@ static int net_chunk(cuda_engine *e, DevSearch &s, NetPlan *p, int32_t n, mctx_s
   return 0;
 }
 
+/* The whole search of a chunk for a model with its own device step
+ * (MCTX_CUDA_MODEL_CALLBACK): roots, then per simulation the selection
+ * kernel, the model's step (its kernels, launched on the engine's stream by
+ * the model) and the expansion kernel; then the actions. Not captured in a
+ * graph: the model may do anything a stream allows between launches. */
+static int cb_chunk(cuda_engine *e, DevSearch &s, const mctx_cuda_model *dm, int32_t n, mctx_status *st) {
+  int32_t A = s.t.A, Ad = s.t.Ad, E = s.t.E;
+  if (A > 384)
+    return mctx_status_set(st, MCTX_EUNSUPPORTED, "root_input.num_actions",
+                           "the GPU callback path handles up to 384 actions");
+  carve c = {NULL, 0};
+  int32_t *actions = NULL;
+  uint8_t *emb_in = NULL, *emb_out = NULL;
+  float *reward = NULL, *discount = NULL, *logits = NULL, *value = NULL;
+  NetState *ns = NULL;
+  int *bad = NULL;
+  for (int pass = 0; pass < 2; pass++) {
+    c.used = 0;
+    actions = (int32_t *)take(&c, (size_t)n * 4);
+    emb_in = (uint8_t *)take(&c, (size_t)n * (size_t)(E > 0 ? E : 1));
+    emb_out = (uint8_t *)take(&c, (size_t)n * (size_t)(E > 0 ? E : 1));
+    reward = (float *)take(&c, (size_t)n * 4);
+    discount = (float *)take(&c, (size_t)n * 4);
+    logits = (float *)take(&c, (size_t)n * (size_t)Ad * 4);
+    value = (float *)take(&c, (size_t)n * 4);
+    ns = (NetState *)take(&c, (size_t)n * sizeof(NetState));
+    bad = (int *)take(&c, 64);
+    if (pass == 0 && e->netbuf_bytes < c.used + 256) {
+      if (e->netbuf) CUDA_CHECK(cudaFree(e->netbuf), st);
+      e->netbuf = NULL;
+      e->netbuf_bytes = 0;
+      CUDA_CHECK(cudaMalloc(&e->netbuf, c.used + 256), st);
+      e->netbuf_bytes = c.used + 256;
+    }
+    c.base = (char *)e->netbuf;
+  }
+  cudaStream_t str = e->stream;
+  CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(int), str), st);
+  int blocks = (n + 3) / 4;
+  net_init_kernel<<<blocks, 128, 0, str>>>(s, ns);
+  CUDA_CHECK_LAUNCH(st);
+  for (int32_t sim = 0; sim < s.S; sim++) {
+    if (A <= 32) cb_select_kernel<1><<<blocks, 128, 0, str>>>(s, ns, actions, emb_in);
+    else if (A <= 64) cb_select_kernel<2><<<blocks, 128, 0, str>>>(s, ns, actions, emb_in);
+    else if (A <= 128) cb_select_kernel<4><<<blocks, 128, 0, str>>>(s, ns, actions, emb_in);
+    else cb_select_kernel<12><<<blocks, 128, 0, str>>>(s, ns, actions, emb_in);
+    CUDA_CHECK_LAUNCH(st);
+    mctx_status ms;
+    memset(&ms, 0, sizeof ms);
+    int rc = dm->kind == MCTX_CUDA_MODEL_GAME
+                 ? game_device_step(dm, str, n, Ad, E, actions, emb_in, reward, discount, logits, value, emb_out, &ms)
+                 : dm->step(dm->self, (void *)str, n, actions, emb_in, reward, discount, logits, value, emb_out, &ms);
+    if (rc != 0) {
+      if (ms.code == 0) mctx_status_set(&ms, MCTX_EMODEL, "model", "the model's device step failed (%d)", rc);
+      *st = ms;
+      return st->code;
+    }
+    cudaError_t le = cudaGetLastError();
+    if (le != cudaSuccess)
+      return mctx_status_set(st, MCTX_EMODEL, "model", "the model's device step: %s", cudaGetErrorString(le));
+    if (A <= 32) cb_expand_kernel<1><<<blocks, 128, 0, str>>>(s, ns, reward, discount, logits, value, emb_out, bad);
+    else if (A <= 64) cb_expand_kernel<2><<<blocks, 128, 0, str>>>(s, ns, reward, discount, logits, value, emb_out, bad);
+    else if (A <= 128) cb_expand_kernel<4><<<blocks, 128, 0, str>>>(s, ns, reward, discount, logits, value, emb_out, bad);
+    else cb_expand_kernel<12><<<blocks, 128, 0, str>>>(s, ns, reward, discount, logits, value, emb_out, bad);
+    CUDA_CHECK_LAUNCH(st);
+  }
+  net_finish_kernel<<<blocks, 128, 0, str>>>(s, ns);
+  CUDA_CHECK_LAUNCH(st);
+  int hbad = 0;
+  CUDA_CHECK(cudaMemcpyAsync(&hbad, bad, sizeof hbad, cudaMemcpyDeviceToHost, str), st);
+  CUDA_CHECK(cudaStreamSynchronize(str), st);
+  if (hbad) return mctx_status_set(st, MCTX_EMODEL, "model", "the model's device step returned a non-finite value");
+  return 0;
+}
+
 extern "C" int mctx_engine_cuda_mlp_eval(mctx_engine *base, const mctx_cuda_mlp *net, int32_t n, const float *state,
                                          const int32_t *actions, float *logits, float *value, float *next,
                                          float *reward, mctx_status *st) {
@@ -591,7 +667,7 @@ extern "C" int mctx_engine_cuda_mlp_eval(mctx_engine *base, const mctx_cuda_mlp 
 /* One chunk: inputs in, the kernel, outputs (and the tree, when asked) out. */
 static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int32_t b0, int32_t n, int32_t B,
                      int32_t A, int32_t Ad, int32_t E, int continue_tree, mctx_tree *tree, NetPlan *net,
-                     mctx_status *st) {
+                     const mctx_cuda_model *cb, mctx_status *st) {
   cudaStream_t str = e->stream;
   if (b0 == 0 && n == B) {
     CUDA_CHECK(cudaMemcpyAsync(d->in, h->in, h->in_bytes, cudaMemcpyHostToDevice, str), st);
@@ -616,6 +692,9 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
   int blocks = (n + warps - 1) / warps;
   if (net) {
     int rc = net_chunk(e, *s, net, n, st);
+    if (rc) return rc;
+  } else if (cb) {
+    int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
   } else if (A <= 32) mctx__search_kernel_k<1><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */
@@ -654,9 +733,8 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
   const mctx_cuda_model *dm = (const mctx_cuda_model *)model->device;
   if (!dm || !(model->info.engines & MCTX_ENGINE_CUDA))
     return mctx_status_set(st, MCTX_EUNSUPPORTED, "model", "model '%s' does not run on the GPU", model->vt->name);
-  if (dm->kind == MCTX_CUDA_MODEL_CALLBACK)
-    return mctx_status_set(st, MCTX_EUNSUPPORTED, "model",
-                           "model '%s': device step callbacks are not supported yet; run it on the CPU engine",
+  if (dm->kind == MCTX_CUDA_MODEL_CALLBACK && !dm->step)
+    return mctx_status_set(st, MCTX_EINVALID, "model", "model '%s' declares a device step but gives none",
                            model->vt->name);
   int rc = mctx_search_params_check(p, root->num_actions, st);
   if (rc) return rc;
@@ -709,6 +787,12 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     snprintf(e->mem.last_precision, sizeof e->mem.last_precision, "%s",
              prec == MCTX_CUDA_FP32 ? "fp32" : prec == MCTX_CUDA_FP16 ? "fp16" : "bf16");
     e->mem.last_aligned = dm->mlp->aligned;
+  } else if (dm->kind == MCTX_CUDA_MODEL_CALLBACK || dm->kind == MCTX_CUDA_MODEL_GAME) {
+    if (stochastic)
+      return mctx_status_set(st, MCTX_EUNSUPPORTED, "search_type", "device steps run muzero and gumbel_muzero");
+    e->mem.last_path = dm->kind == MCTX_CUDA_MODEL_GAME ? "game" : "callback";
+    snprintf(e->mem.last_precision, sizeof e->mem.last_precision, "fp32");
+    e->mem.last_aligned = 0;
   } else {
     e->mem.last_path = "fused";
     snprintf(e->mem.last_precision, sizeof e->mem.last_precision, "fp32");
@@ -823,7 +907,8 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     s.t.A = A;
     s.t.Ad = Ad;
     s.t.E = E;
-    rc = run_chunk(e, &s, &h, &d, b0, n, B, A, Ad, E, continue_tree, tree, net, st);
+    rc = run_chunk(e, &s, &h, &d, b0, n, B, A, Ad, E, continue_tree, tree, net,
+                   dm->kind == MCTX_CUDA_MODEL_CALLBACK || dm->kind == MCTX_CUDA_MODEL_GAME ? dm : NULL, st);
   }
   cudaError_t sync = cudaStreamSynchronize(e->stream);
   if (d_qvalues) cudaFree(d_qvalues);

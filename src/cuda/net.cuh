@@ -6,7 +6,12 @@
  * input), the prediction layers (cuBLASLt), and an expansion kernel (one warp
  * per element: the new node, its priors, the backward pass). Selection,
  * expansion and backup are those of the fused kernel (cuda/fast.cuh); the
- * tree's statistics stay float32 whatever the network's precision. */
+ * tree's statistics stay float32 whatever the network's precision.
+ *
+ * A model with its own device step (MCTX_CUDA_MODEL_CALLBACK) runs the same
+ * way with its step in place of the layers: a selection kernel (the actions
+ * and the parents' embeddings, dense), the model's kernels on the engine's
+ * stream, and the expansion kernel. */
 #ifndef MCTX_CUDA_NET_CUH
 #define MCTX_CUDA_NET_CUH
 
@@ -44,16 +49,12 @@ __global__ void __launch_bounds__(128) net_init_kernel(DevSearch s, NetState *ns
   if (lane == 0) ns[b] = st;
 }
 
-/* One simulation's selection, and the dynamics input row
- * [state (the parent's first S embedding floats), one_hot(action), zeros]. */
-template <int K, typename T>
-__global__ void __launch_bounds__(128) net_select_kernel(DevSearch s, NetState *ns, T *x, int32_t ldx, int32_t S) {
-  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-  int lane = (int)(threadIdx.x & 31);
-  if (b >= s.t.B) return;
-  const DevTree &t = s.t;
+/* One simulation's selection for element b: walks the tree from the root,
+ * records the path, and leaves in st the leaf's parent, the action, the node
+ * the expansion fills and the depth. Every lane computes the same st. */
+template <int K>
+__device__ __forceinline__ void net_pick(const DevSearch &s, NetState &st, int32_t b, int lane) {
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
-  NetState st = ns[b];
   const bool gumbel = s.policy == MCTX_POLICY_GUMBEL_MUZERO;
   mctx_key key = st.rng;
   if (!gumbel) {
@@ -77,21 +78,49 @@ __global__ void __launch_bounds__(128) net_select_kernel(DevSearch s, NetState *
     }
     node = next;
   }
-  int32_t next = leaf;
-  if (next == MCTX_UNVISITED) next = st.base + st.sim;
-  const float *emb = (const float *)(t.embeddings + d_node(t, b, parent) * (size_t)t.E);
+  st.parent = parent;
+  st.action = action;
+  st.next = leaf == MCTX_UNVISITED ? st.base + st.sim : leaf;
+  st.depth = depth;
+  st.deepest = depth > st.deepest ? depth : st.deepest;
+}
+
+/* One simulation's selection, and the dynamics input row
+ * [state (the parent's first S embedding floats), one_hot(action), zeros]. */
+template <int K, typename T>
+__global__ void __launch_bounds__(128) net_select_kernel(DevSearch s, NetState *ns, T *x, int32_t ldx, int32_t S) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
+  const DevTree &t = s.t;
+  NetState st = ns[b];
+  net_pick<K>(s, st, b, lane);
+  const float *emb = (const float *)(t.embeddings + d_node(t, b, st.parent) * (size_t)t.E);
   T *row = x + (size_t)b * (size_t)ldx;
   for (int32_t j = lane; j < ldx; j += 32) {
-    float v = j < S ? emb[j] : (j - S == action ? 1.0f : 0.0f);
+    float v = j < S ? emb[j] : (j - S == st.action ? 1.0f : 0.0f);
     if (j >= S + t.Ad) v = 0.0f;
     row[j] = net_cast<T>(v);
   }
+  if (lane == 0) ns[b] = st;
+}
+
+/* One simulation's selection for a model with its own device step
+ * (MCTX_CUDA_MODEL_CALLBACK): the action, and the parent's embedding
+ * gathered into a dense [n][E] input. */
+template <int K>
+__global__ void __launch_bounds__(128) cb_select_kernel(DevSearch s, NetState *ns, int32_t *actions, uint8_t *emb_in) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
+  const DevTree &t = s.t;
+  NetState st = ns[b];
+  net_pick<K>(s, st, b, lane);
+  const uint8_t *src = t.embeddings + d_node(t, b, st.parent) * (size_t)t.E;
+  uint8_t *dst = emb_in + (size_t)b * (size_t)t.E;
+  for (int32_t j = lane; j < t.E; j += 32) dst[j] = src[j];
   if (lane == 0) {
-    st.parent = parent;
-    st.action = action;
-    st.next = next;
-    st.depth = depth;
-    st.deepest = depth > st.deepest ? depth : st.deepest;
+    actions[b] = st.action;
     ns[b] = st;
   }
 }
@@ -106,36 +135,30 @@ __global__ void net_tanh_kernel(const float *dout, int32_t ld_dout, T *pin, int3
   pin[i] = net_cast<T>(j < S ? tanhf(dout[(size_t)r * (size_t)ld_dout + (size_t)j]) : 0.0f);
 }
 
-/* The new node from the network's outputs, then the backward pass. Sets
- * *bad when an output is NaN or infinite (the search then fails). */
-template <int K>
-__global__ void __launch_bounds__(128) net_expand_kernel(DevSearch s, NetState *ns, const float *dout, int32_t ld_dout,
-                                                         const float *pout, int32_t ld_pout, int32_t S, float discount,
-                                                         int *bad) {
-  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-  int lane = (int)(threadIdx.x & 31);
-  if (b >= s.t.B) return;
+/* The new node st.next from a step's outputs (prior logits po[Ad], value,
+ * reward, discount), then the backward pass; emb(nn, lane) writes the node's
+ * embedding. Sets *bad when an output is NaN or infinite (the search then
+ * fails). */
+template <typename EmbWriter>
+__device__ __forceinline__ void net_expand_node(const DevSearch &s, NetState &st, int32_t b, int lane, const float *po,
+                                                float value, float reward, float discount, EmbWriter emb, int *bad,
+                                                float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
-  NetState st = ns[b];
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
-  int32_t Ad = t.Ad, E = t.E / 4;
+  int32_t Ad = t.Ad;
   size_t nn = d_node(t, b, st.next);
   size_t row = nn * (size_t)t.A;
   int fresh = t.node_visits[nn] == 0;
   __syncwarp();
   if (fresh) d_init_children(t, row, lane);
-  const float *po = pout + (size_t)b * (size_t)ld_pout;
-  const float *dd = dout + (size_t)b * (size_t)ld_dout;
   int nonfinite = 0;
   for (int32_t a = lane; a < Ad; a += 32) {
     float l = po[a];
     nonfinite |= !(l - l == 0.0f) && !(l == MCTX_F32_NINF);
     t.children_prior_logits[row + a] = l;
   }
-  float *emb = (float *)(t.embeddings + nn * (size_t)t.E);
-  for (int32_t j = lane; j < E; j += 32) emb[j] = j < S ? tanhf(dd[j]) : 0.0f;
-  float value = po[Ad], reward = dd[S];
-  nonfinite |= !(value - value == 0.0f) || !(reward - reward == 0.0f);
+  emb(nn, lane);
+  nonfinite |= !(value - value == 0.0f) || !(reward - reward == 0.0f) || !(discount - discount == 0.0f);
   if (__any_sync(MCTX_FULL_MASK, nonfinite) && lane == 0) atomicExch(bad, 1);
   __syncwarp();
   d_set_probs(t, row, 1, lane);
@@ -153,14 +176,65 @@ __global__ void __launch_bounds__(128) net_expand_kernel(DevSearch s, NetState *
     path[st.depth - 1].discount = discount;
   }
   __syncwarp();
+  f_backward(t, b, st.depth, value, path, lane, sm_r, sm_d);
+  st.expanded += fresh;
+  st.sim++;
+}
+
+/* The mlp's expansion: the next state is tanh of the dynamics' first S
+ * outputs, the reward its last; logits and value from the prediction. */
+struct MlpEmb {
+  const DevTree *t;
+  const float *dd;
+  int32_t S;
+  __device__ void operator()(size_t nn, int lane) const {
+    float *emb = (float *)(t->embeddings + nn * (size_t)t->E);
+    for (int32_t j = lane; j < t->E / 4; j += 32) emb[j] = j < S ? tanhf(dd[j]) : 0.0f;
+  }
+};
+
+template <int K>
+__global__ void __launch_bounds__(128) net_expand_kernel(DevSearch s, NetState *ns, const float *dout, int32_t ld_dout,
+                                                         const float *pout, int32_t ld_pout, int32_t S, float discount,
+                                                         int *bad) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
   __shared__ float sm_r[4][MCTX_SEG], sm_d[4][MCTX_SEG];
   int w = (int)(threadIdx.x >> 5);
-  f_backward(t, b, st.depth, value, path, lane, sm_r[w], sm_d[w]);
-  if (lane == 0) {
-    st.expanded += fresh;
-    st.sim++;
-    ns[b] = st;
+  NetState st = ns[b];
+  const float *po = pout + (size_t)b * (size_t)ld_pout;
+  const float *dd = dout + (size_t)b * (size_t)ld_dout;
+  MlpEmb emb = {&s.t, dd, S};
+  net_expand_node(s, st, b, lane, po, po[s.t.Ad], dd[S], discount, emb, bad, sm_r[w], sm_d[w]);
+  if (lane == 0) ns[b] = st;
+}
+
+/* A callback model's expansion: its outputs as given, the next embedding
+ * copied as bytes. */
+struct CopyEmb {
+  const DevTree *t;
+  const uint8_t *src;
+  __device__ void operator()(size_t nn, int lane) const {
+    uint8_t *dst = t->embeddings + nn * (size_t)t->E;
+    for (int32_t j = lane; j < t->E; j += 32) dst[j] = src[j];
   }
+};
+
+template <int K>
+__global__ void __launch_bounds__(128) cb_expand_kernel(DevSearch s, NetState *ns, const float *reward,
+                                                        const float *discount, const float *logits,
+                                                        const float *value, const uint8_t *emb_out, int *bad) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
+  __shared__ float sm_r[4][MCTX_SEG], sm_d[4][MCTX_SEG];
+  int w = (int)(threadIdx.x >> 5);
+  NetState st = ns[b];
+  CopyEmb emb = {&s.t, emb_out + (size_t)b * (size_t)s.t.E};
+  net_expand_node(s, st, b, lane, logits + (size_t)b * (size_t)s.t.Ad, value[b], reward[b], discount[b], emb, bad,
+                  sm_r[w], sm_d[w]);
+  if (lane == 0) ns[b] = st;
 }
 
 __global__ void __launch_bounds__(128) net_finish_kernel(DevSearch s, NetState *ns) {

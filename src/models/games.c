@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mctx/cuda.h"
 #include "models/builtin.h"
 #include "models/connect4-impl.h"
 #include "models/tictactoe-impl.h"
@@ -362,6 +363,7 @@ typedef struct game_model {
   uint32_t seed;
   int tactical;       /* prior: 1 tactical, 0 uniform */
   int tactical_rollouts; /* rollouts: 1 tactical, 0 random */
+  mctx_cuda_model dev;   /* the same rules on the GPU (the CUDA engine) */
 } game_model;
 
 static void gm_destroy(void *self) {
@@ -531,15 +533,23 @@ static int game_create(const mctx_game *g, const mctx_model_vtable *vt, const mc
       return rc;
     }
   }
+  s->dev.kind = MCTX_CUDA_MODEL_GAME;
+  s->dev.game = g == &mctx_game_connect4 ? MCTX_CUDA_GAME_CONNECT4 : MCTX_CUDA_GAME_TICTACTOE;
+  s->dev.rollouts = s->rollouts;
+  s->dev.seed = s->seed;
+  s->dev.tactical = tactical;
+  s->dev.tactical_rollouts = tactical_rollouts;
   m->vt = vt;
   m->self = s;
-  m->device = NULL;
+  m->device = &s->dev;
   m->info.num_actions = g->num_actions;
   m->info.num_chance_outcomes = 0;
   m->info.embedding_bytes = g->words * 4;
   m->info.embedding_kind = MCTX_EMB_U32;
   m->info.embedding_count = g->words;
-  m->info.engines = MCTX_ENGINE_CPU;
+  /* the rules are compiled for the device too (MCTX_CUDA_MODEL_GAME): the
+   * CUDA engine plays them with the same bits */
+  m->info.engines = MCTX_ENGINE_CPU | MCTX_ENGINE_CUDA;
   m->info.precision = "fp32";
   m->info.preferred_batch = 0;
   return 0;

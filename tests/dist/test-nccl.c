@@ -55,3 +55,45 @@ TEST(nccl_carries_the_exchange) {
   if (mctx_dist_mesh_uses_nccl(mesh())) ASSERT(strstr(transport, "nccl") != NULL);
   else fprintf(stderr, "note: no NCCL communicator: %s\n", mctx_dist_mesh_nccl_reason(mesh()));
 }
+
+/* Distributed and reduced precision at once: the mlp network on every GPU of
+ * the mesh in bf16 (the network's numerics set on the model, as the API sets
+ * them from the request), and each device says it ran bf16. The tree stays
+ * fp32: visits still sum to the simulations. */
+TEST(reduced_precision_on_every_gpu) {
+  NEED_MESH();
+  const int32_t B = 24, A = 8, S = 12;
+  mctx_status st;
+  const char *params = "{\"seed\": 4, \"emb\": 16, \"hidden\": 32}";
+  mctx_json_doc *doc = mctx_json_parse(params, strlen(params), NULL, &st);
+  mctx_model_ctx mc = {A, B, MCTX_PRNG_JAX};
+  mctx_model *m = NULL;
+  ASSERT_EQ(mctx_model_create("mlp", mctx_json_root(doc), &mc, &m, &st), 0);
+  ASSERT_EQ(mctx_model_set_gpu_numerics(m, MCTX_CUDA_BF16, 1, &st), 0);
+  mctx_search_params p;
+  mctx_search_params_init(&p, MCTX_POLICY_GUMBEL_MUZERO);
+  p.num_simulations = S;
+  mctx_root root = {B, A, NULL, NULL, NULL, NULL, NULL};
+  mctx_dist_config cfg = config(present(m), MCTX_DIST_PARTITION_BATCH, MCTX_DIST_MERGE_SUM_VISITS);
+  cfg.precision = "bf16";
+  outcome o;
+  run_dist(&cfg, &p, m, &root, 0, &o);
+  int ok = o.rc == 0;
+  if (!ok) fprintf(stderr, "distributed bf16 search: %s: %s\n", o.st.field, o.st.reason);
+  int devices = ok ? o.stats.num_devices : 0, bf16 = 0;
+  for (int i = 0; i < devices; i++) bf16 += strcmp(o.stats.devices[i].precision, "bf16") == 0;
+  int sums = 1;
+  for (int32_t b = 0; ok && b < B; b++) {
+    float sum = 0;
+    for (int32_t a = 0; a < A; a++) sum += o.visit_counts[(size_t)b * A + a];
+    sums &= (int)sum == S;
+  }
+  fprintf(stderr, "%d of %d devices ran bf16\n", bf16, devices);
+  outcome_free(&o);
+  mctx_model_free(m);
+  mctx_json_doc_free(doc);
+  ASSERT(ok);
+  ASSERT(devices >= 1);
+  ASSERT_EQ(bf16, devices);
+  ASSERT(sums);
+}
