@@ -146,7 +146,7 @@ int main(int argc, char **argv) {
     const char *transport = "";
     char tbuf[16] = "";
     for (int i = 0; i < repeat + 1 && rc == 0; i++) {
-      mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+      mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
       double t0 = now_ms();
       rc = mctx_dist_search(mesh, &cfg, &p, model, &root, NULL, &res, &stats, &st);
       double dt = now_ms() - t0;

@@ -43,7 +43,7 @@ typedef struct run {
 static int measure(mctx_engine *e, const mctx_search_params *p, const mctx_model *m, const mctx_root *roots,
                    int repeat, run *out, mctx_status *st) {
   mctx_root root = *roots;
-  mctx_result res = {out->action, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {out->action, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   double *t = calloc((size_t)repeat, sizeof *t);
   if (!t) return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
   int rc = mctx_engine_search(e, p, m, &root, 0, NULL, &res, st);

@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
       double ts[9];
       for (int i = 0; i < 10; i++) {
         mctx_root r = {B, A, NULL, NULL, NULL, NULL, mode == 1 ? keys : NULL};
-        mctx_result res = {act, w, NULL, NULL, NULL, NULL, NULL, 0, 0};
+        mctx_result res = {act, w, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
         double t0 = now_ms();
         int rc = mode < 2 ? mctx_engine_search(e, &p, m, &r, 0, t, &res, &st)
                           : mctx_dist_search(mesh, &cfg, &p, m, &r, NULL, &res, NULL, &st);

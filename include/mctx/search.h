@@ -100,7 +100,8 @@ typedef struct mctx_root {
 } mctx_root;
 
 /* What a search returns; the caller allocates the arrays (any may be NULL
- * except action). */
+ * except action). A positional initializer lists every field (or use
+ * designated ones): -Wextra warns about a missing one. */
 typedef struct mctx_result {
   int32_t *action;          /* [B] */
   float *action_weights;    /* [B][A] */
@@ -111,6 +112,7 @@ typedef struct mctx_result {
   int32_t *elem_expanded;   /* [B]: nodes each element's search created */
   int64_t num_expanded_nodes;
   int32_t max_depth_reached;
+  int32_t *elem_depth;      /* [B]: deepest simulation of each element's search */
 } mctx_result;
 
 #ifdef __cplusplus

@@ -286,7 +286,7 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   uint8_t *embs = malloc((size_t)B * (E ? E : 1));
   uint8_t *inv = j0->invalid ? malloc((size_t)B * (size_t)A) : NULL;
   mctx_elem_key *keys = malloc((size_t)B * sizeof(mctx_elem_key));
-  int32_t *action = malloc((size_t)B * sizeof(int32_t) * 2);
+  int32_t *action = malloc((size_t)B * sizeof(int32_t) * 3);
   float *out = malloc((size_t)B * (size_t)A * 4 * sizeof(float) + (size_t)B * sizeof(float));
   mctx_tree *tree = NULL;
   mctx_job **live = NULL;
@@ -346,8 +346,8 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
   p.should_stop_arg = &ss;
   mctx_root root = {B, A, logits, values, E ? embs : NULL, inv, keys};
   float *w = out, *rv = out + (size_t)B * (size_t)A, *vc = rv + B, *qv = vc + (size_t)B * (size_t)A;
-  int32_t *elem_expanded = action + B;
-  mctx_result res = {action, w, rv, vc, NULL, qv, elem_expanded, 0, 0};
+  int32_t *elem_expanded = action + B, *elem_depth = action + 2 * (size_t)B;
+  mctx_result res = {action, w, rv, vc, NULL, qv, elem_expanded, 0, 0, elem_depth};
   double t0 = mono_ms();
   int rc;
   if (j0->distributed) {
@@ -410,7 +410,10 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
     j->duration_ms = dt;
     j->expanded = 0;
     for (int32_t k = 0; k < j->B; k++) j->expanded += elem_expanded[off + k];
-    j->depth_reached = res.max_depth_reached;
+    /* Its own elements' deepest simulation: what it reaches alone, merged or not. */
+    j->depth_reached = 0;
+    for (int32_t k = 0; k < j->B; k++)
+      if (elem_depth[off + k] > j->depth_reached) j->depth_reached = elem_depth[off + k];
     j->device_used = device;
     snprintf(j->fallback_reason, sizeof j->fallback_reason, "%s", fallback);
     j->merged_with = (int32_t)n;

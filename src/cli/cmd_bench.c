@@ -156,7 +156,7 @@ static int bench_distributed(const dist_bench *db, const char *policy, mctx_poli
   /* Every process goes on only if every process could start. */
   if (!mctx_dist_mesh_all(mesh, rc == 0) && rc == 0) rc = 1;
   mctx_root r = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   mctx_dist_stats stats;
   memset(&stats, 0, sizeof stats);
   for (int i = 0; rc == 0 && i < warmup + repeat; i++) {
@@ -354,7 +354,7 @@ int mctx_cmd_bench(int argc, char **argv) {
     goto out;
   }
   mctx_root r = {B, A, root_logits, root_value, m->info.embedding_bytes ? root_emb : NULL, NULL, NULL};
-  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
 #if !defined(MCTX_HAVE_CUDA)
   (void)precision;
   (void)aligned;

@@ -651,6 +651,7 @@ static int run_group(const mctx__search *s, mctx__work *w, int32_t g0, int32_t g
       mctx_key sk = mctx__split_nth(p->prng, sim_key, (uint32_t)ek.group_size, (uint32_t)ek.group_index);
       int32_t depth = simulate(s, w, b, sk, &w->parent[i], &w->action[i]);
       if (depth > *max_depth) *max_depth = depth;
+      if (s->res->elem_depth && depth > s->res->elem_depth[b]) s->res->elem_depth[b] = depth;
       int32_t next = t->children_index[row_at(t, b, w->parent[i]) + (size_t)w->action[i]];
       w->next[i] = next == MCTX_UNVISITED ? t->next_node[b] + sim : next;
       if (s->E)
@@ -688,6 +689,8 @@ int mctx__search_slice(const mctx__search *s, int32_t b0, int32_t b1, mctx__work
   w->b0 = b0;
   if (s->res->elem_expanded)
     for (int32_t b = b0; b < b1; b++) s->res->elem_expanded[b] = 0;
+  if (s->res->elem_depth)
+    for (int32_t b = b0; b < b1; b++) s->res->elem_depth[b] = 0;
   int rc = run_roots(s, w, b0, b1, st);
   for (int32_t g0 = b0; rc == 0 && g0 < b1; g0 += w->group) {
     int32_t g1 = g0 + w->group < b1 ? g0 + w->group : b1;

@@ -936,6 +936,7 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     }
   }
   if (res->elem_expanded) memcpy(res->elem_expanded, h.expanded, (size_t)B * 4);
+  if (res->elem_depth) memcpy(res->elem_depth, h.depth, (size_t)B * 4);
   size_t free_after = 0;
   if (cudaMemGetInfo(&free_after, &total_b) == cudaSuccess) e->mem.free_after = free_after;
   size_t held = e->dmem_bytes + e->netbuf_bytes + e->lt_ws_bytes + (e->net ? e->net->wbytes : 0);

@@ -50,6 +50,7 @@ typedef struct share {
   /* partition_search: the share's root statistics */
   float *visits, *qvalues, *value;  /* [B][A], [B][A], [B] */
   int32_t *elem_expanded;           /* [B] */
+  int32_t *elem_depth;              /* [B] */
 } share;
 
 /* What travels before a share's rows in a payload. */
@@ -146,7 +147,7 @@ static size_t align_up(size_t n) { return (n + MCTX__DIST_ALIGN - 1) / MCTX__DIS
 static size_t share_bytes(const run *r, const share *s) {
   size_t n = sizeof(share_prefix);
   if (r->cfg->partition == MCTX_DIST_PARTITION_SEARCH) {
-    n += (size_t)r->B * ((size_t)r->A * 2 + 2) * 4;
+    n += (size_t)r->B * ((size_t)r->A * 2 + 3) * 4;
   } else {
     for (int f = 0; f < r->nfields; f++) n += r->fields[f].row * (size_t)s->n;
   }
@@ -167,7 +168,8 @@ static void pack_share(const run *r, const share *s, int32_t index, uint8_t *out
     memcpy(p, s->visits, ba); p += ba;
     memcpy(p, s->qvalues, ba); p += ba;
     memcpy(p, s->value, b); p += b;
-    memcpy(p, s->elem_expanded, b);
+    memcpy(p, s->elem_expanded, b); p += b;
+    memcpy(p, s->elem_depth, b);
     return;
   }
   for (int f = 0; f < r->nfields; f++) {
@@ -194,7 +196,8 @@ static int unpack_share(run *r, share *s, int32_t index, const uint8_t *in, int 
     memcpy(s->visits, p, ba); p += ba;
     memcpy(s->qvalues, p, ba); p += ba;
     memcpy(s->value, p, b); p += b;
-    memcpy(s->elem_expanded, p, b);
+    memcpy(s->elem_expanded, p, b); p += b;
+    memcpy(s->elem_depth, p, b);
     return 0;
   }
   for (int f = 0; f < r->nfields; f++) {
@@ -223,6 +226,7 @@ static void batch_fields(run *r) {
   add_field(r, res->visit_probs, 4 * A);
   add_field(r, res->qvalues, 4 * A);
   add_field(r, res->elem_expanded, 4);
+  add_field(r, res->elem_depth, 4);
   mctx_tree *t = r->tree;
   if (!t) return;
   size_t N = (size_t)t->num_nodes, TA = (size_t)t->num_actions, E = (size_t)t->embedding_bytes;
@@ -510,7 +514,8 @@ static int run_batch_share(run *r, mctx__dev *dev, const mctx_model *model, shar
                     res->visit_probs ? res->visit_probs + ba : NULL,
                     res->qvalues ? res->qvalues + ba : NULL,
                     res->elem_expanded ? res->elem_expanded + b0 : NULL,
-                    0, 0};
+                    0, 0,
+                    res->elem_depth ? res->elem_depth + b0 : NULL};
   mctx_tree view, *tp = NULL;
   int rc = 0;
   if (r->tree) {
@@ -550,7 +555,7 @@ static int run_search_share(run *r, mctx__dev *dev, const mctx_model *model, sha
     sub.value = r->in->value;
     sub.embeddings = r->in->embeddings;
   }
-  mctx_result sr = {action, NULL, s->value, s->visits, NULL, s->qvalues, s->elem_expanded, 0, 0};
+  mctx_result sr = {action, NULL, s->value, s->visits, NULL, s->qvalues, s->elem_expanded, 0, 0, s->elem_depth};
   mctx_tree view, *tp = NULL;
   int rc = device_tree(r, dev, B, s->sims, &view, &tp, st);
   if (rc == 0) rc = mctx_engine_search(dev->engine, &p, model, &sub, 0, tp, &sr, st);
@@ -922,6 +927,12 @@ static void *merge_main(void *arg) {
         if (r->shares[k].state == SHARE_DONE) sum += r->shares[k].elem_expanded[b];
       res->elem_expanded[b] = sum;
     }
+    if (res->elem_depth) {
+      int32_t most = 0;
+      for (int32_t k = 0; k < r->nshares; k++)
+        if (r->shares[k].state == SHARE_DONE && r->shares[k].elem_depth[b] > most) most = r->shares[k].elem_depth[b];
+      res->elem_depth[b] = most;
+    }
   }
   free(pv);
   free(scratch);
@@ -1144,8 +1155,9 @@ int mctx_dist_search(mctx_dist_mesh *mesh, const mctx_dist_config *cfg, const mc
         s.qvalues = malloc(ba * sizeof(float));
         s.value = malloc((size_t)r.B * sizeof(float));
         s.elem_expanded = calloc((size_t)r.B, sizeof(int32_t));
-        if (!s.visits || !s.qvalues || !s.value || !s.elem_expanded) {
-          free(s.visits); free(s.qvalues); free(s.value); free(s.elem_expanded);
+        s.elem_depth = calloc((size_t)r.B, sizeof(int32_t));
+        if (!s.visits || !s.qvalues || !s.value || !s.elem_expanded || !s.elem_depth) {
+          free(s.visits); free(s.qvalues); free(s.value); free(s.elem_expanded); free(s.elem_depth);
           rc = mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory for the statistics of %d elements", (int)r.B);
           break;
         }
@@ -1157,7 +1169,7 @@ int mctx_dist_search(mctx_dist_mesh *mesh, const mctx_dist_config *cfg, const mc
     }
     rc = add_share(&r, s, st);
     if (rc) {
-      free(s.visits); free(s.qvalues); free(s.value); free(s.elem_expanded);
+      free(s.visits); free(s.qvalues); free(s.value); free(s.elem_expanded); free(s.elem_depth);
     }
   }
 
@@ -1231,6 +1243,7 @@ int mctx_dist_search(mctx_dist_mesh *mesh, const mctx_dist_config *cfg, const mc
     free(r.shares[k].qvalues);
     free(r.shares[k].value);
     free(r.shares[k].elem_expanded);
+    free(r.shares[k].elem_depth);
   }
   free(r.shares);
   free(r.dev_rank); free(r.dev_local); free(r.failed); free(r.inject); free(r.busy); free(r.error); free(r.precision); free(r.local);

@@ -168,6 +168,36 @@ int mctx_arena_player_parse(const char *spec, mctx_arena_player *p, const char *
                            "\"qtransform\" must be by_parent_and_siblings, by_min_max or completed_by_mix_value");
       goto out;
     }
+    /* {"name": "completed_by_mix_value", "value_scale": 0.1, "maxvisit_init": 50}
+     * (the request's names, docs/API.md) */
+    if (q->type == MCTX_JSON_OBJECT) {
+      for (uint32_t i = 0; i < q->len; i++) {
+        const char *k = q->u.members[i].key;
+        int mix = p->params.qtransform.kind == MCTX_QTRANSFORM_COMPLETED_BY_MIX_VALUE;
+        if (strcmp(k, "name") != 0 && !(mix && (strcmp(k, "value_scale") == 0 || strcmp(k, "maxvisit_init") == 0))) {
+          rc = mctx_status_set(st, MCTX_EINVALID, field,
+                               "unknown qtransform field \"%.40s\" (completed_by_mix_value takes value_scale and "
+                               "maxvisit_init)", k);
+          goto out;
+        }
+      }
+      if ((rc = json_num(q, "value_scale", &v, &has, field, st)) != 0) goto out;
+      if (has) {
+        if (!(v > 0)) {
+          rc = mctx_status_set(st, MCTX_ERANGE, field, "\"value_scale\" must be > 0");
+          goto out;
+        }
+        p->params.qtransform.value_scale = (float)v;
+      }
+      if ((rc = json_num(q, "maxvisit_init", &v, &has, field, st)) != 0) goto out;
+      if (has) {
+        if (!(v >= 0)) {
+          rc = mctx_status_set(st, MCTX_ERANGE, field, "\"maxvisit_init\" must be >= 0");
+          goto out;
+        }
+        p->params.qtransform.maxvisit_init = (float)v;
+      }
+    }
   }
 out:
   mctx_json_doc_free(doc);
@@ -245,7 +275,7 @@ static int choose(const searcher *s, mctx_engine *e, int32_t n, const uint32_t *
   }
   mctx_search_params p = s->p->params;
   mctx_root root = {n, A, NULL, NULL, pos, inv, keys};
-  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   if (rc == 0) rc = mctx_engine_search(e, &p, s->model, &root, 0, NULL, &res, st);
   free(inv);
   free(keys);

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "service/log.h"
+#include "service/ratelimit.h"
+#include "service/server.h"
 
 enum { T_STR, T_INT, T_I32, T_I64, T_SIZE, T_BOOL, T_LEVEL };
 
@@ -94,12 +96,16 @@ static const option OPTIONS[] = {
    "how long a finished task's result is kept"},
   {"tasks-max-bytes", "MCTX_TASKS_MAX_BYTES", T_SIZE, OFF(tasks_max_bytes), 0, 4096, (long long)1 << 40, "256M",
    "bytes of finished tasks' results kept at once (oldest dropped first)"},
-  {"rate-limit-search", "MCTX_RATE_LIMIT_SEARCH", T_INT, OFF(rate_search_per_min), 0, 0, 100000000, "0",
-   "search requests per minute per client (API key or IP); 0: no limit (product notes: 20)"},
-  {"rate-limit-other", "MCTX_RATE_LIMIT_OTHER", T_INT, OFF(rate_other_per_min), 0, 0, 100000000, "0",
-   "other requests per minute per client; 0: no limit (product notes: 60); health routes are exempt"},
-  {"rate-limit-burst", "MCTX_RATE_LIMIT_BURST", T_INT, OFF(rate_burst), 0, 0, 100000000, "0",
-   "requests a client may make at once; 0: the per-minute rate"},
+  {"rate-limit-search", "MCTX_RATE_LIMIT_SEARCH", T_INT, OFF(rate_search_per_min), 0, 0, MCTX_RL_MAX_PER_MIN, "0",
+   "requests per minute per client (API key or IP) to each search route; 0: no limit (product notes: 20)"},
+  {"rate-limit-other", "MCTX_RATE_LIMIT_OTHER", T_INT, OFF(rate_other_per_min), 0, 0, MCTX_RL_MAX_PER_MIN, "0",
+   "requests per minute per client to each other route; 0: no limit (product notes: 60); health routes are "
+   "exempt"},
+  {"rate-limit-burst", "MCTX_RATE_LIMIT_BURST", T_INT, OFF(rate_burst), 0, 0, MCTX_RL_MAX_PER_MIN, "0",
+   "requests a client may make at once on a route; 0: the route's per-minute rate"},
+  {"rate-limit-routes", "MCTX_RATE_LIMIT_ROUTES", T_STR, STR(rate_routes), 0, 0, "",
+   "per-route limits over the two above: ROUTE=PER_MINUTE[:BURST],... with ROUTE a pattern of /openapi.json "
+   "(e.g. /api/v1/searches=120:10); 0: no limit on that route"},
   {"api-keys", "MCTX_API_KEYS", T_STR, STR(api_keys), 0, 0, "",
    "API keys: key:role[:name],... with role admin or user; none: the service is open"},
   {"api-keys-file", "MCTX_API_KEYS_FILE", T_STR, STR(api_keys_file), 0, 0, "",
@@ -233,7 +239,24 @@ static int set_option(mctx_svc_config *c, const option *o, const char *val, cons
   return -1;
 }
 
+/* The per-route limits name routes that exist and may be limited. */
+static int check_rate_routes(const mctx_svc_config *c, const char *from, char *err, size_t errlen) {
+  if (!c->rate_routes[0]) return 0;
+  size_t n;
+  const mctx_route *routes = mctx_service_routes(&n);
+  mctx_rl_limit *plan = calloc(n ? n : 1, sizeof *plan);
+  if (!plan) {
+    snprintf(err, errlen, "%s: out of memory", from);
+    return -1;
+  }
+  int per_min[MCTX_RL_CLASSES] = {c->rate_search_per_min, c->rate_other_per_min};
+  int rc = mctx_ratelimit_plan(routes, n, per_min, c->rate_burst, c->rate_routes, from, plan, err, errlen);
+  free(plan);
+  return rc;
+}
+
 int mctx_svc_config_load(mctx_svc_config *c, int argc, char **argv, char *err, size_t errlen) {
+  const char *routes_from = "MCTX_RATE_LIMIT_ROUTES";
   for (size_t i = 0; i < NOPTIONS; i++) {
     const char *v = getenv(OPTIONS[i].env);
     if (v && set_option(c, &OPTIONS[i], v, OPTIONS[i].env, err, errlen) != 0) return -1;
@@ -269,8 +292,9 @@ int mctx_svc_config_load(mctx_svc_config *c, int argc, char **argv, char *err, s
     char from[80];
     snprintf(from, sizeof from, "--%s", o->flag);
     if (set_option(c, o, val, from, err, errlen) != 0) return -1;
+    if (o->off == OFF(rate_routes)) routes_from = "--rate-limit-routes";
   }
-  return 0;
+  return check_rate_routes(c, routes_from, err, errlen);
 }
 
 void mctx_svc_config_usage(FILE *f) {

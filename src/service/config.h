@@ -55,6 +55,7 @@ typedef struct mctx_svc_config {
   int rate_search_per_min;     /* 0: no limit */
   int rate_other_per_min;      /* 0: no limit */
   int rate_burst;              /* bucket size; 0: the per-minute rate */
+  char rate_routes[2048];      /* per-route limits "ROUTE=PER_MIN[:BURST],..."; "": the class defaults */
   char api_keys[4096];         /* "key:role[:name],..." */
   char api_keys_file[512];
   char jwt_secret[512];        /* "": a random secret for this process */

@@ -130,6 +130,8 @@ static int sync_done(mctx_work *w) {
                        s->cfg.max_response_bytes);
       } else {
         r->http.content_type = "application/json";
+        /* a transient failure (out of memory, busy): like every 503, say when to retry */
+        if (status == 503) mctx_http_header(&r->http, "Retry-After", "1");
         mctx_http_answer(&r->http, status);
       }
       if (status != 200) r->note = mctx_job_canceled(job) ? "canceled" : "search_failed";

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/jsonw.h"
+
 static atomic_int g_level = MCTX_LOG_INFO;
 
 static const char *const LEVEL_NAMES[] = {"debug", "info", "warn", "error", "off"};
@@ -60,6 +62,12 @@ static void put_string(mctx_logline *l, const char *s) {
     else if (c == '\n') { e[0] = '\\'; e[1] = 'n'; n = 2; }
     else if (c < 0x20 || c == 0x7f) {
       e[0] = '\\'; e[1] = 'u'; e[2] = '0'; e[3] = '0'; e[4] = hex[c >> 4]; e[5] = hex[c & 15]; n = 6;
+    } else if (c >= 0x80) {
+      /* a whole UTF-8 character, or U+FFFD for a byte that is not one (a
+       * client's path or header): the line stays valid JSON */
+      size_t k = mctx_utf8_seq((const char *)p, strnlen((const char *)p, 4));
+      if (k) { memcpy(e, p, k); n = k; p += k - 1; }
+      else { memcpy(e, "\\ufffd", 6); n = 6; }
     } else { e[0] = (char)c; n = 1; }
     if (l->len + n + 4 > limit) {
       memcpy(l->buf + l->len, "...", 3);

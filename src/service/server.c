@@ -229,14 +229,14 @@ static void on_headers(void *app, mctx_http_req *hr) {
   }
 
   /* how often */
-  if (rt->rate_class >= 0 && mctx_ratelimit_on(s->rl, rt->rate_class)) {
+  if (rt->rate_class >= 0 && mctx_ratelimit_on(s->rl, r->route_index)) {
     char client[96];
     if (r->authenticated && mctx_auth_enabled(s->auth)) snprintf(client, sizeof client, "key:%s", r->who.name);
     else snprintf(client, sizeof client, "ip:%s", hr->client_ip);
     int remaining = 0;
-    int wait = mctx_ratelimit_take(s->rl, rt->rate_class, client, hr->t_start_ns, &remaining);
+    int wait = mctx_ratelimit_take(s->rl, r->route_index, client, hr->t_start_ns, &remaining);
     char v[32];
-    snprintf(v, sizeof v, "%d", mctx_ratelimit_limit(s->rl, rt->rate_class));
+    snprintf(v, sizeof v, "%d", mctx_ratelimit_limit(s->rl, r->route_index));
     mctx_http_header(hr, "X-RateLimit-Limit", v);
     if (wait > 0) {
       snprintf(v, sizeof v, "%d", wait);
@@ -244,8 +244,8 @@ static void on_headers(void *app, mctx_http_req *hr) {
       mctx_http_header(hr, "X-RateLimit-Remaining", "0");
       mctx_metrics_reject(&s->metrics, MCTX_REJECT_RATE_LIMITED);
       r->note = "rate_limited";
-      mctx_svc_error(r, 429, "rate_limit", "more than %d %s requests a minute from %s; retry in %d s",
-                     mctx_ratelimit_limit(s->rl, rt->rate_class), rt->rate_class == MCTX_RL_SEARCH ? "search" : "other",
+      mctx_svc_error(r, 429, "rate_limit", "more than %d requests a minute to %s %s from %s; retry in %d s",
+                     mctx_ratelimit_limit(s->rl, r->route_index), mctx_http_method_name(rt->method), rt->pattern,
                      client, wait);
       return;
     }
@@ -469,8 +469,20 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
 
   s->auth = mctx_auth_new(cfg->api_keys, cfg->api_keys_file, cfg->jwt_secret, cfg->jwt_ttl_s, st);
   if (!s->auth) goto fail;
-  int per_min[MCTX_RL_CLASSES] = {cfg->rate_search_per_min, cfg->rate_other_per_min};
-  s->rl = mctx_ratelimit_new(per_min, cfg->rate_burst);
+  {
+    int per_min[MCTX_RL_CLASSES] = {cfg->rate_search_per_min, cfg->rate_other_per_min};
+    mctx_rl_limit *plan = calloc(s->nroutes, sizeof *plan);
+    char why[400];
+    if (!plan) { mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory"); goto fail; }
+    if (mctx_ratelimit_plan(s->routes, s->nroutes, per_min, cfg->rate_burst, cfg->rate_routes, "rate_limit_routes",
+                            plan, why, sizeof why) != 0) {
+      free(plan);
+      mctx_status_set(st, MCTX_EINVALID, "rate_limit_routes", "%s", why);
+      goto fail;
+    }
+    s->rl = mctx_ratelimit_new(plan, s->nroutes);
+    free(plan);
+  }
   s->tasks = mctx_tasks_new(cfg->tasks_max, cfg->task_ttl_s, cfg->tasks_max_bytes);
   if (!s->rl || !s->tasks) { mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory"); goto fail; }
   const char *names[MCTX_METRICS_MAX_ROUTES];

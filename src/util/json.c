@@ -287,9 +287,12 @@ int mctx_json_int(const mctx_json *v, int64_t dflt, int64_t *out,
   if (v->type != MCTX_JSON_NUMBER)
     return mctx_status_set(st, MCTX_ETYPE, field, "must be an integer, not %s", mctx_json_type_name(v->type));
   if (v->is_int) { *out = v->i; return 0; }
-  /* 3.0 is accepted as 3; 3.5 is not. */
+  /* 3.0 is accepted as 3; 3.5 is not. The range is checked before the
+   * cast: converting inf, NaN or a value beyond int64 is undefined. */
   double d = v->u.num;
-  if (d == (double)(int64_t)d && d > -9.2e18 && d < 9.2e18) { *out = (int64_t)d; return 0; }
+  if (!(d > -9.2e18 && d < 9.2e18))
+    return mctx_status_set(st, MCTX_ERANGE, field, "must be an integer within +/-9.2e18, not %g", d);
+  if (d == (double)(int64_t)d) { *out = (int64_t)d; return 0; }
   return mctx_status_set(st, MCTX_ETYPE, field, "must be an integer, not %g", d);
 }
 

@@ -35,16 +35,50 @@ void mctx_jw_end(mctx_jw *w) {
   w->depth--;
 }
 
+size_t mctx_utf8_seq(const char *str, size_t n) {
+  const unsigned char *s = (const unsigned char *)str;
+  if (n == 0) return 0;
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned lo = 0x80, hi = 0xBF; /* the second byte's range (RFC 3629, table 3-7 of Unicode) */
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) { len = 3; lo = 0xA0; }        /* no overlong forms */
+  else if (c >= 0xE1 && c <= 0xEC) len = 3;
+  else if (c == 0xED) { len = 3; hi = 0x9F; }         /* no surrogates */
+  else if (c >= 0xEE && c <= 0xEF) len = 3;
+  else if (c == 0xF0) { len = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else if (c == 0xF4) { len = 4; hi = 0x8F; }         /* at most U+10FFFF */
+  else return 0;
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+  return len;
+}
+
 static void put_escaped(mctx_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   mctx_buf_putc(b, '"');
   size_t start = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      if (c < 0x80) continue;
+      /* UTF-8 goes through as it is; a byte that is not part of a valid
+       * sequence (a text cut in the middle of a character, a client's
+       * bytes) would make the document invalid JSON: it becomes U+FFFD. */
+      size_t k = mctx_utf8_seq(s + i, n - i);
+      if (k) { i += k - 1; continue; }
+    }
     if (i > start) mctx_buf_append(b, s + start, i - start);
     char e[7] = {'\\', 0, 0, 0, 0, 0, 0};
     size_t el = 2;
+    if (c >= 0x80) {
+      mctx_buf_append(b, "\\ufffd", 6);
+      start = i + 1;
+      continue;
+    }
     switch (c) {
       case '"': e[1] = '"'; break;
       case '\\': e[1] = '\\'; break;

@@ -3,7 +3,9 @@
  * Commas and nesting are tracked here so callers write values in order:
  *   mctx_jw_obj(w); mctx_jw_key(w, "a"); mctx_jw_f32(w, 1.5f); mctx_jw_end(w);
  * Numbers use util/numfmt (shortest round-trip); strings are escaped to valid
- * JSON. The buffer's cap bounds the output; check w->buf->failed at the end. */
+ * JSON, and bytes that are not valid UTF-8 are written as U+FFFD, so the
+ * output is valid JSON whatever the text holds. The buffer's cap bounds the
+ * output; check w->buf->failed at the end. */
 #ifndef MCTX_UTIL_JSONW_H
 #define MCTX_UTIL_JSONW_H
 
@@ -39,6 +41,11 @@ void mctx_jw_raw(mctx_jw *w, const char *json, size_t n);
 /* Arrays of numbers in one call: [v0,v1,...]. */
 void mctx_jw_f32_array(mctx_jw *w, const float *v, size_t n);
 void mctx_jw_i32_array(mctx_jw *w, const int32_t *v, size_t n);
+
+/* The length (1 to 4) of the valid UTF-8 sequence at s[0..n), or 0 when
+ * s does not start with one (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF). */
+size_t mctx_utf8_seq(const char *s, size_t n);
 
 /* Convenience: key + value. */
 #define MCTX_JW_KV(w, k, fn, v) (mctx_jw_key((w), (k)), fn((w), (v)))

@@ -125,7 +125,7 @@ static void run_mctx_tree(const char *file) {
     mctx_root r = {B, A, NULL, NULL, NULL, inv, NULL};
     int32_t action[3];
     float weights[3 * 400];
-    mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+    mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
     int rc = mctx_engine_search(e, &p, model, &r, 0, t, &res, &st);
     if (rc != 0) fprintf(stderr, "search: %s: %s\n", st.field, st.reason);
     ASSERT_EQ(rc, 0);
@@ -259,7 +259,7 @@ static void run_synthetic(int index, int threads) {
   float *counts = calloc((size_t)B * (size_t)A, sizeof(float));
   float *qv = calloc((size_t)B * (size_t)A, sizeof(float));
   float *rv = calloc((size_t)B, sizeof(float));
-  mctx_result res = {action, weights, rv, counts, NULL, qv, NULL, 0, 0};
+  mctx_result res = {action, weights, rv, counts, NULL, qv, NULL, 0, 0, NULL};
   int rc = mctx_engine_search(e, &p, model, &r, 0, t, &res, &st);
   if (rc != 0) fprintf(stderr, "search: %s: %s\n", st.field, st.reason);
   ASSERT_EQ(rc, 0);

@@ -100,7 +100,7 @@ static int run(const mctx_search_params *p, tmodel *tm, int32_t B, const float *
   temb embs[MAXB];
   for (int32_t b = 0; b < B; b++) { embs[b].b = b; embs[b].action = 0; }
   mctx_root r = {B, tm->A, logits, values, embs, inv, NULL};
-  mctx_result res = {out->action, out->weights, NULL, out->counts, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {out->action, out->weights, NULL, out->counts, NULL, NULL, NULL, 0, 0, NULL};
   mctx_engine *e = mctx_engine_cpu_new(1, &st);
   int rc = mctx_engine_search(e, p, &m, &r, 0, out->tree, &res, &st);
   if (rc) fprintf(stderr, "search failed: %s: %s\n", st.field, st.reason);

@@ -34,7 +34,7 @@ static int search(const mctx_search_params *p, const mctx_model *m, int32_t B, i
   o->action = calloc((size_t)B, sizeof(int32_t));
   o->weights = calloc((size_t)B * (size_t)A, sizeof(float));
   mctx_root r = {B, A, NULL, NULL, NULL, inv, NULL};
-  mctx_result res = {o->action, o->weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {o->action, o->weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   mctx_engine *e = mctx_engine_cpu_new(threads, st);
   int rc = mctx_engine_search(e, p, m, &r, 0, o->tree, &res, st);
   mctx_engine_free(e);
@@ -149,7 +149,7 @@ static void reuse_case(mctx_policy pol) {
   int32_t action[3];
   float weights[3 * 8];
   mctx_root r = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {action, weights, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   ASSERT_EQ(mctx_engine_search(e, &p, m, &r, 0, t, &res, &st), 0);
 
   /* The most visited child, so that its subtree is substantial. */
@@ -223,7 +223,7 @@ TEST(reuse_of_unexpanded_action_is_an_error) {
   mctx_tree *t = mctx_tree_new(1, 3, 16, 16, 4, 0, 0, &st);
   int32_t action[1];
   mctx_root r = {1, 16, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {action, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {action, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   ASSERT_EQ(mctx_engine_search(e, &p, m, &r, 0, t, &res, &st), 0);
   int32_t unexpanded = -1;
   for (int32_t a = 0; a < 16 && unexpanded < 0; a++)

@@ -57,7 +57,7 @@ typedef struct outcome {
 static int run(mctx_engine *e, const mctx_search_params *p, const mctx_model *m, int32_t B, int32_t A,
                const uint8_t *invalid, mctx_tree *tree, outcome *o, mctx_status *st) {
   mctx_root root = {B, A, NULL, NULL, NULL, invalid, NULL};
-  mctx_result res = {o->action, o->weights, o->root_value, o->visits, NULL, o->q, NULL, 0, 0};
+  mctx_result res = {o->action, o->weights, o->root_value, o->visits, NULL, o->q, NULL, 0, 0, NULL};
   return mctx_engine_search(e, p, m, &root, 0, tree, &res, st);
 }
 
@@ -200,8 +200,8 @@ static void game_case(const char *name, const char *params, int32_t B, int polic
   p.key = mctx_prng_key(7 + policy);
   mctx_root root = {B, A, logits, value, emb, invalid, NULL};
   static outcome c, g;
-  mctx_result rc_ = {c.action, c.weights, c.root_value, c.visits, NULL, c.q, NULL, 0, 0};
-  mctx_result rg = {g.action, g.weights, g.root_value, g.visits, NULL, g.q, NULL, 0, 0};
+  mctx_result rc_ = {c.action, c.weights, c.root_value, c.visits, NULL, c.q, NULL, 0, 0, NULL};
+  mctx_result rg = {g.action, g.weights, g.root_value, g.visits, NULL, g.q, NULL, 0, 0, NULL};
   mctx_tree *ct = mctx_tree_new(B, S + 1, A, A, E, 0, policy, &st), *gt = mctx_tree_new(B, S + 1, A, A, E, 0, policy, &st);
   ASSERT(ct && gt);
   mctx_engine *cpu = mctx_engine_cpu_new(2, &st);

@@ -120,7 +120,7 @@ TEST(searches_agree_with_cpu) {
     mctx_engine *cpu = mctx_engine_cpu_new(0, &st);
     int32_t ca[64], ga[64];
     float cw[64 * 16], gw[64 * 16], cc[64 * 16], gc[64 * 16], crv[64], grv[64];
-    mctx_result cres = {ca, cw, crv, cc, NULL, NULL, NULL, 0, 0}, gres = {ga, gw, grv, gc, NULL, NULL, NULL, 0, 0};
+    mctx_result cres = {ca, cw, crv, cc, NULL, NULL, NULL, 0, 0, NULL}, gres = {ga, gw, grv, gc, NULL, NULL, NULL, 0, 0, NULL};
     if (mctx_engine_search(cpu, &p, m, &r, 0, NULL, &cres, &st) != 0)
       FAIL_AT("cpu search (policy %d): %s: %s", pol, st.field, st.reason);
     for (int prec = 0; prec < 3; prec++) {

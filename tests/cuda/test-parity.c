@@ -57,7 +57,7 @@ static int do_run(mctx_engine *e, const mctx_search_params *p, const mctx_model 
   o->counts = calloc((size_t)B * (size_t)A, 4);
   o->qv = calloc((size_t)B * (size_t)A, 4);
   o->rv = calloc((size_t)B, 4);
-  mctx_result res = {o->action, o->weights, o->rv, o->counts, NULL, o->qv, NULL, 0, 0};
+  mctx_result res = {o->action, o->weights, o->rv, o->counts, NULL, o->qv, NULL, 0, 0, NULL};
   int rc = mctx_engine_search(e, p, m, r, continue_tree, tree, &res, st);
   o->expanded = res.num_expanded_nodes;
   o->depth = res.max_depth_reached;

@@ -64,7 +64,7 @@ typedef struct outcome {
   int32_t B, A;
   int32_t *action;
   float *weights, *root_value, *visit_counts, *visit_probs, *qvalues;
-  int32_t *elem_expanded;
+  int32_t *elem_expanded, *elem_depth;
   int64_t expanded;
   int32_t depth;
   mctx_tree *tree;
@@ -83,17 +83,18 @@ static void outcome_init(outcome *o, int32_t B, int32_t A) {
   o->visit_probs = calloc(ba, sizeof(float));
   o->qvalues = calloc(ba, sizeof(float));
   o->elem_expanded = calloc((size_t)B, sizeof(int32_t));
+  o->elem_depth = calloc((size_t)B, sizeof(int32_t));
 }
 
 static mctx_result outcome_result(outcome *o) {
   mctx_result r = {o->action, o->weights, o->root_value, o->visit_counts, o->visit_probs, o->qvalues,
-                   o->elem_expanded, 0, 0};
+                   o->elem_expanded, 0, 0, o->elem_depth};
   return r;
 }
 
 static void outcome_free(outcome *o) {
   free(o->action); free(o->weights); free(o->root_value); free(o->visit_counts); free(o->visit_probs);
-  free(o->qvalues); free(o->elem_expanded);
+  free(o->qvalues); free(o->elem_expanded); free(o->elem_depth);
   mctx_tree_free(o->tree);
   mctx_dist_stats_free(&o->stats);
   memset(o, 0, sizeof *o);
@@ -138,6 +139,10 @@ static const char *differs(const outcome *a, const outcome *b) {
   if (memcmp(a->visit_probs, b->visit_probs, BA * 4)) return "visit_probs";
   if (memcmp(a->qvalues, b->qvalues, BA * 4)) return "qvalues";
   if (memcmp(a->elem_expanded, b->elem_expanded, B * 4)) return "elem_expanded";
+  if (memcmp(a->elem_depth, b->elem_depth, B * 4)) return "elem_depth";
+  int32_t deepest = 0;
+  for (size_t i = 0; i < B; i++) deepest = a->elem_depth[i] > deepest ? a->elem_depth[i] : deepest;
+  if (deepest != a->depth || deepest < 1) return "elem_depth (its maximum is not max_depth_reached)";
   if (a->expanded != b->expanded) return "num_expanded_nodes";
   if (a->depth != b->depth) return "max_depth_reached";
   if (!a->tree != !b->tree) return "tree presence";
@@ -448,6 +453,8 @@ static void ref_search(const fixture *f, int D, mctx_dist_merge how, outcome *o)
     if (dev[T].rc) o->rc = dev[T].rc;
     o->expanded += dev[T].expanded;
     o->depth = dev[T].depth > o->depth ? dev[T].depth : o->depth;
+    for (int32_t b = 0; b < B; b++)
+      if (dev[T].elem_depth[b] > o->elem_depth[b]) o->elem_depth[b] = dev[T].elem_depth[b];
     T++;
   }
   for (int32_t b = 0; b < B; b++) {
@@ -517,8 +524,10 @@ static const char *search_differs(const outcome *ref, const outcome *got, char *
     snprintf(where, n, "element %zu", b);
     if (fabsf(ref->root_value[b] - got->root_value[b]) > 1e-6f + 1e-6f * fabsf(ref->root_value[b])) return "root_value";
     if (ref->action[b] != got->action[b]) return "action";
+    if (ref->elem_depth[b] != got->elem_depth[b]) return "elem_depth";
   }
   if (ref->expanded != got->expanded) return "num_expanded_nodes";
+  if (ref->depth != got->depth) return "max_depth_reached";
   return NULL;
 }
 

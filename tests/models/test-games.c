@@ -415,7 +415,7 @@ TEST(search_takes_a_win_in_one) {
     int32_t action;
     float weights[7];
     float visits[7], q[7];
-    mctx_result res = {&action, weights, NULL, visits, NULL, q, NULL, 0, 0};
+    mctx_result res = {&action, weights, NULL, visits, NULL, q, NULL, 0, 0, NULL};
     ASSERT_EQ(mctx_engine_search(e, &p, m, &root, 0, NULL, &res, &st), 0);
     if (action != 3) FAIL_AT("policy %d played column %d, not 4 (the only win)", policy, (int)action + 1);
     ASSERT_EQ(visits[5], 0); /* the full column is never visited */

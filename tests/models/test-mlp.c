@@ -295,7 +295,7 @@ static int search(mctx_model *m, int32_t B, int32_t A, int policy, int32_t *acti
   mctx_search_params_init(&p, policy ? MCTX_POLICY_GUMBEL_MUZERO : MCTX_POLICY_MUZERO);
   p.num_simulations = 16;
   mctx_root root = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   int rc = mctx_engine_search(e, &p, m, &root, 0, NULL, &res, st);
   mctx_engine_free(e);
   return rc;

@@ -51,7 +51,7 @@ static int search(const mctx_model *m, int32_t B, int32_t A, int sims, int32_t *
   p.temperature = 0.0f;
   mctx_search_params_set_dirichlet_fraction(&p, 0.0);
   mctx_root root = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   int rc = mctx_engine_search(e, &p, m, &root, 0, NULL, &res, st);
   mctx_engine_free(e);
   return rc;

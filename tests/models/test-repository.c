@@ -99,7 +99,7 @@ static int search(mctx_engine *e, const mctx_model *m, int32_t B, int32_t A, int
   mctx_search_params_init(&p, MCTX_POLICY_GUMBEL_MUZERO);
   p.num_simulations = 8;
   mctx_root root_ = {B, A, NULL, NULL, NULL, NULL, NULL};
-  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
+  mctx_result res = {actions, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL};
   return mctx_engine_search(e, &p, m, &root_, 0, NULL, &res, st);
 }
 

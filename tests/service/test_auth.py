@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -197,31 +198,104 @@ class KeysFileTest(unittest.TestCase):
             srv.close()
 
 
-class RateLimitTest(ServiceTest):
-    FLAGS = ("--api-keys", "%s:user:alice,%s:user:bob" % (ALICE, BOB),
-             "--rate-limit-search", "2", "--rate-limit-other", "3", "--rate-limit-burst", "0")
+CAROL = "carol-key-0123456789"
 
-    def test_search_limit_per_key(self):
+
+class RateLimitTest(ServiceTest):
+    """Buckets per (route, client): the class flags are each route's default,
+    --rate-limit-routes sets single routes (limit, burst, or none)."""
+    FLAGS = ("--api-keys", "%s:user:alice,%s:user:bob,%s:user:carol" % (ALICE, BOB, CAROL),
+             "--rate-limit-search", "2", "--rate-limit-other", "3", "--rate-limit-burst", "0",
+             "--rate-limit-routes",
+             " /api/v1/models=1, /api/v1/searches/{request_id}=1:4 ,/api/v1/auth/token=0")
+
+    def test_search_limit_per_key_and_route(self):
         codes = [self.srv.search(small_request(), headers=key(ALICE)).status for _ in range(2)]
         self.assertEqual(codes, [200, 200])
         r = self.srv.search(small_request(), headers=key(ALICE))
         self.assertEnvelope(r, 429, "rate_limit")
         self.assertGreaterEqual(int(r.header("Retry-After")), 1)
         self.assertEqual(r.header("X-RateLimit-Limit"), "2")
-        # the async route shares the search class
-        self.assertEnvelope(self.srv.post("/api/v1/tasks/search/async", small_request(), headers=key(ALICE)), 429)
-        # another key has its own bucket
+        self.assertEqual(r.header("X-RateLimit-Remaining"), "0")
+        self.assertIn("POST /api/v1/mcts/search", r.json["message"])
+        self.assertIn("key:alice", r.json["message"])
+        # the async route is a route of its own: the same class limit, its own bucket
+        for _ in range(2):
+            self.assertEqual(self.srv.post("/api/v1/tasks/search/async", small_request(), headers=key(ALICE)).status,
+                             202)
+        r = self.srv.post("/api/v1/tasks/search/async", small_request(), headers=key(ALICE))
+        self.assertEnvelope(r, 429, "rate_limit")
+        self.assertIn("/api/v1/tasks/search/async", r.json["message"])
+        # another key has its own buckets
         self.assertEqual(self.srv.search(small_request(), headers=key(BOB)).status, 200)
         # health is never limited
         for _ in range(10):
             self.assertEqual(self.srv.get("/health/ready").status, 200)
 
-    def test_other_limit(self):
-        for _ in range(3):
-            self.assertEqual(self.srv.get("/api/v1/stats/daily", headers=key(BOB)).status, 200)
-        r = self.srv.get("/api/v1/searches", headers=key(BOB))
+    def test_other_limit_per_route(self):
+        for i in range(3):
+            r = self.srv.get("/api/v1/stats/daily", headers=key(BOB))
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("X-RateLimit-Limit"), "3")
+            self.assertEqual(r.header("X-RateLimit-Remaining"), str(2 - i))
+        r = self.srv.get("/api/v1/stats/daily", headers=key(BOB))
         self.assertEnvelope(r, 429)
         self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        # another route of the same class has its own bucket
+        for _ in range(3):
+            self.assertEqual(self.srv.get("/api/v1/searches", headers=key(BOB)).status, 200)
+        self.assertEnvelope(self.srv.get("/api/v1/searches", headers=key(BOB)), 429)
+
+    def test_route_settings(self):
+        # /api/v1/models: 1 a minute (under the class's 3)
+        r = self.srv.get("/api/v1/models", headers=key(CAROL))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("X-RateLimit-Limit"), "1")
+        r = self.srv.get("/api/v1/models", headers=key(CAROL))
+        self.assertEnvelope(r, 429, "rate_limit")
+        self.assertEqual(r.header("X-RateLimit-Limit"), "1")
+        self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        # a burst of 4 over a rate of 1 a minute (answers 404: the limit comes first)
+        codes = [self.srv.get("/api/v1/searches/no-such-id-%d" % i, headers=key(CAROL)).status for i in range(5)]
+        self.assertEqual(codes, [404, 404, 404, 404, 429])
+        # no limit on token issuing, well past the class's 3
+        for _ in range(8):
+            r = self.srv.post("/api/v1/auth/token", headers=key(CAROL))
+            self.assertEqual(r.status, 200, r)
+            self.assertIsNone(r.header("X-RateLimit-Limit"))
+
+
+class RateLimitConfigTest(unittest.TestCase):
+    def run_cmd(self, *args, env=None):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("MCTX_")}
+        e.update(env or {})
+        return subprocess.run([svc.BINARY, "serve"] + list(args), capture_output=True, text=True, env=e,
+                              timeout=svc.WAIT_S)
+
+    def test_bad_route_settings_stop_the_start(self):
+        cases = [
+            ("/api/v1/nope=3", "no route '/api/v1/nope'"),
+            ("/health/ready=3", "/health/ready is never rate limited"),
+            ("/metrics=3", "/metrics is never rate limited"),
+            ("/api/v1/searches=many", "the requests per minute must be an integer"),
+            ("/api/v1/searches=3:-1", "the burst must be an integer"),
+            ("/api/v1/searches", "is not ROUTE=PER_MINUTE[:BURST]"),
+            ("/api/v1/searches=3,/api/v1/searches=4", "/api/v1/searches is named twice"),
+        ]
+        for spec, why in cases:
+            p = self.run_cmd("--rate-limit-routes", spec)
+            self.assertEqual(p.returncode, 2, (spec, p.stderr))
+            self.assertIn("--rate-limit-routes", p.stderr)
+            self.assertIn(why, p.stderr)
+        p = self.run_cmd(env={"MCTX_RATE_LIMIT_ROUTES": "/api/v1/nope=3"})
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("MCTX_RATE_LIMIT_ROUTES", p.stderr)
+
+    def test_help_names_the_flag(self):
+        p = self.run_cmd("--help")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("--rate-limit-routes", p.stdout)
+        self.assertIn("MCTX_RATE_LIMIT_ROUTES", p.stdout)
 
 
 class CorsTest(ServiceTest):

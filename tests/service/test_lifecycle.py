@@ -1,5 +1,6 @@
 """tests/service/test_lifecycle.py: starting, stopping and restarting
-`mctx serve`: shutdown with a request in flight (readiness 503, the request
+`mctx serve`: readiness 503 while the service starts (its database does not
+answer yet), shutdown with a request in flight (readiness 503, the request
 finishes, exit 0), records flushed at shutdown and kept across a restart,
 SIGINT, the flags.
 
@@ -88,6 +89,56 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(r.json["num_simulations"], 16)
             self.assertEqual(srv.stop(), 0)
         finally:
+            srv.close()
+
+    def test_not_ready_while_starting(self):
+        """The start waits for the database: a PostgreSQL host that takes the
+        connection and does not answer (a listening socket of the test's that
+        never accepts; libpq waits for its reply up to connect_timeout, 600 s
+        here). Until the test closes it, the service is listening and
+        starting; once the connection fails, it starts degraded and turns
+        ready. No timing: the test decides when the start may go on."""
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        dbport = silent.getsockname()[1]
+        url = "postgresql://mctx@127.0.0.1:%d/mctx?connect_timeout=600&sslmode=disable" % dbport
+        # (a short drain: the one record cannot reach the database at the stop; it stays in the spool)
+        srv = Server("--db", url, "--drain-timeout-ms", "1000", data_dir=self.dir, wait_ready=False)
+        try:
+            line = srv.wait_log(lambda l: l.get("msg") == "listening")
+            self.assertEqual(line["state"], "starting")
+            srv.port = line["port"]
+            # libpq's connection is in the silent socket's queue: the start is held there
+            r = srv.get("/health/ready")
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json["status"], "starting")
+            self.assertEqual(r.json["status_code"], 503)
+            self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+            r = srv.get("/api/v1/mcts/health")
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json["status"], "starting")
+            self.assertEqual(srv.get("/health/live").status, 200)
+            r = srv.search(small_request())
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("starting", r.json["message"])
+            self.assertIsNotNone(r.header("Retry-After"))
+            self.assertFalse(any(l.get("msg") == "ready" for l in srv.lines))
+            self.assertEqual(srv.metrics()["mctx_ready"], 0)
+            # the database host goes away: the start goes on, degraded, and turns ready
+            silent.close()
+            silent = None
+            srv.wait_log(lambda l: l.get("msg", "").startswith("the database does not answer"))
+            srv.wait_log(lambda l: l.get("msg") == "ready")
+            r = srv.get("/health/ready")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json["status"], "ready")
+            self.assertEqual(r.json["database"]["status"], "degraded")
+            self.assertEqual(srv.search(small_request()).status, 200)
+            self.assertEqual(srv.stop(), 0, srv.log_text()[-3000:])
+        finally:
+            if silent:
+                silent.close()
             srv.close()
 
     def test_history_across_restart(self):
