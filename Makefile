@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test asan clean setup
+.PHONY: all build run test asan clean setup fuzz
 
 all: build
 
@@ -24,6 +24,7 @@ run: setup build
 	@echo "first search, in another terminal:"
 	@echo "  curl -s -X POST http://127.0.0.1:8080/api/v1/mcts/search -H 'Content-Type: application/json' -d @examples/first_search.json"
 	@echo "then: curl -s http://127.0.0.1:8080/api/v1/searches   and   curl -s http://127.0.0.1:8080/metrics"
+	@echo "dashboard: http://127.0.0.1:8080/dashboard"
 	$(BUILD)/mctx serve
 
 # The whole suite: the release build's tests, then the same tests built with
@@ -39,3 +40,9 @@ test: setup build asan
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer targets (fuzz/, docs/RELIABILITY.md): a clang build in build-fuzz
+# with -fsanitize=fuzzer,address,undefined, then each target for FUZZ_SECONDS
+# (default 600), one at a time, niced. FUZZ_TARGETS picks some.
+fuzz:
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600) fuzz/run.sh $(FUZZ_TARGETS)
