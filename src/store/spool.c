@@ -1057,7 +1057,9 @@ mctx_spool *mctx_spool_open(const mctx_spool_opts *opts, mctx_store *store, mctx
   if (sp->retry_max_ms < sp->retry_base_ms) sp->retry_max_ms = sp->retry_base_ms;
   sp->rng = (uint64_t)mctx__now_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
   if (!sp->rng) sp->rng = 1;
-  sp->db_ok = 1;
+  /* A lazily opened store that could not connect yet is down until the
+   * writer's first ping says otherwise (not "ok" in the meantime). */
+  sp->db_ok = mctx_store_is_open(store) ? 1 : 0;
 
   char path[PATH_MAX];
   if (mkdirs(sp->dir) != 0) {
