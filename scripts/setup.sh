@@ -12,9 +12,11 @@ PKGS=(build-essential cmake pkg-config
       libyajl-dev libmicrohttpd-dev libjwt-dev libssl-dev
       libsqlite3-dev libpq-dev unixodbc-dev odbc-postgresql libzstd-dev
       libopenblas-dev libopenmpi-dev openmpi-bin)
-# Tests: a real PostgreSQL server, curl, a browser for the dashboard tests,
-# Python 3 for the service's black-box tests, wrk for its benchmarks.
-PKGS+=(postgresql curl chromium wrk python3)
+# Tests: a real PostgreSQL server, curl, a browser for the dashboard tests
+# and a font for it (installed without recommends, chromium brings none, and
+# the screenshots would show empty boxes for text), Python 3 for the
+# service's black-box tests, wrk for its benchmarks.
+PKGS+=(postgresql curl chromium fonts-dejavu-core wrk python3)
 
 missing=()
 for p in "${PKGS[@]}"; do

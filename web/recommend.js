@@ -135,7 +135,9 @@ export function recommend(totals, metrics) {
          up === 0 || depth > T.spoolDepth || age > T.spoolAgeS,
          `database ${up ? 'up' : 'down'}; ${num(depth)} records in the spool, the oldest ${age.toFixed(1)} s old ` +
          `(thresholds ${num(T.spoolDepth)} records, ${T.spoolAgeS} s)`,
-         'Check the database (mctx db status); records stay in the spool and are written once it answers.');
+         'Check the database: GET /health/ready shows its status and last error, and ' +
+         '"mctx db stats --db URL" says why it cannot be opened. ' +
+         'Records stay in the spool and are written once it answers.');
   }
   return out.sort((a, b) => Number(b.fired) - Number(a.fired));
 }

@@ -6,10 +6,15 @@ search types, GPU-optimized and distributed flags, trees in both formats, a
 10,000-node tree) and one bad request; the test then loads /dashboard in
 Chromium over the DevTools protocol (cdp.py) and checks that what the page
 holds, in its DOM and in window.mctxDash.state, is that data: the live
-figures against /metrics, the daily charts against /api/v1/stats/daily, the
-searches table against /api/v1/searches, the recommendations against the
-product notes' rules computed here, the tree view's node counts against the
-tree files and the stored tree (GET /api/v1/searches/{id}/tree). With API
+figures against /metrics (and, while searches come in, every Live figure,
+non-zero rates, latency percentiles, in flight, queue depth and database
+backlog, against the very /metrics answer the page read, captured over the
+protocol), the daily charts against /api/v1/stats/daily, the searches table
+against /api/v1/searches, the recommendations against the product notes'
+rules computed here, the tree view's node counts against the tree files and
+the stored tree (GET /api/v1/searches/{id}/tree), and its encodings read
+back from the canvas (a node with more visits drawn larger, colours along
+the legend in the order of the values). With API
 keys, the login form, the token kept instead of the key, and the page's
 reads made as that user. The console must stay free of errors. Screenshots
 go to $MCTX_DASHBOARD_SHOTS (build/dashboard-screenshots).
@@ -19,12 +24,16 @@ timing: every wait is for a state of the page, with a bound.
 """
 
 import json
+import math
 import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
+from decimal import ROUND_HALF_UP, Decimal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "service"))
@@ -55,6 +64,191 @@ def nested_counts(result):
 def arrays_counts(result):
     t = result["search_tree"]
     return [sum(1 for i, p in enumerate(ps) if i == 0 or p >= 0) for ps in t["parents"]]
+
+
+# ---- /metrics as the page reads it (web/prom.js), and its number formats ----
+
+def prom_parse(text):
+    """The Prometheus text as [(name, {label: value}, value)]."""
+    out = []
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)", line)
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
+        out.append((m.group(1), labels, float(m.group(3))))
+    return out
+
+
+def prom_value(samples, name, default=0.0):
+    for n, _, v in samples:
+        if n == name:
+            return v
+    return default
+
+
+def prom_hist(samples, name, **match):
+    """{bounds, cum, count} summed over the series whose labels include match."""
+    by_le, count = {}, 0.0
+    for n, labels, v in samples:
+        if any(labels.get(k) != want for k, want in match.items()):
+            continue
+        if n == name + "_bucket":
+            le = float(labels["le"])
+            by_le[le] = by_le.get(le, 0.0) + v
+        elif n == name + "_count":
+            count += v
+    bounds = sorted(by_le)
+    return {"bounds": bounds, "cum": [by_le[b] for b in bounds], "count": count}
+
+
+def quantile(h, q):
+    """prom.quantile: histogram_quantile's interpolation, None for NaN."""
+    bounds, cum = h["bounds"], h["cum"]
+    n = cum[-1] if cum else 0
+    if not n:
+        return None
+    rank = q * n
+    for i, b in enumerate(bounds):
+        if cum[i] >= rank:
+            if b == math.inf:
+                return bounds[i - 1] if i > 0 else None
+            lo = bounds[i - 1] if i > 0 else 0
+            below = cum[i - 1] if i > 0 else 0
+            in_bucket = cum[i] - below
+            return lo + (b - lo) * ((rank - below) / in_bucket) if in_bucket > 0 else b
+    return bounds[-2] if len(bounds) > 1 else None
+
+
+def js_fixed(x, digits):
+    """Number.prototype.toFixed (ties away from zero, on the double's exact value)."""
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def js_precision(x, p):
+    """Number.prototype.toPrecision for the magnitudes the page shows (no exponent)."""
+    d = Decimal(x)
+    e = d.adjusted() if x else 0
+    r = d.quantize(Decimal(1).scaleb(e - p + 1), rounding=ROUND_HALF_UP)
+    if r and r.adjusted() > e:
+        r = d.quantize(Decimal(1).scaleb(e - p + 2), rounding=ROUND_HALF_UP)
+    return str(r)
+
+
+def js_fmt(v):
+    """charts.js fmt()."""
+    if v is None or v != v:
+        return "\u2013"
+    a = abs(v)
+    if a >= 1e9:
+        return js_fixed(v / 1e9, 0 if a >= 1e10 else 1) + "G"
+    if a >= 1e6:
+        return js_fixed(v / 1e6, 0 if a >= 1e7 else 1) + "M"
+    if a >= 1e4:
+        return js_fixed(v / 1e3, 0 if a >= 1e5 else 1) + "k"
+    if a >= 100 or a == 0:
+        return js_fixed(v, 0)
+    if a >= 10:
+        return js_fixed(v, 1)
+    if a >= 1:
+        return js_fixed(v, 2)
+    return js_precision(v, 2)
+
+
+def ms_fmt(s):
+    """live.js msFmt(): seconds as milliseconds."""
+    if s is None:
+        return "\u2013"
+    v = s * 1e3
+    return (js_fixed(v, 0) if v >= 100 else js_precision(v, 3)) + " ms"
+
+
+def js_int(v):
+    """String() of an integral number."""
+    assert v == int(v), v
+    return str(int(v))
+
+
+# What the Live tab shows, read in one evaluation (so all of it comes from one
+# scrape): the page's state, the tiles, the tables, the rate charts' last
+# points, and the scrape that the one-minute window is measured from. Null
+# until the page has a scrape newer than %(after)r that counted more than
+# %(searches)d searches, with both rates above zero.
+LIVE_SNAPSHOT = """(() => {
+  const L = mctxDash.live, st = mctxDash.state.live, s = L.last;
+  if (!s || s.t <= %(after)r || !(st.searchesTotal > %(searches)d) ||
+      !(st.searchesPerS > 0 && st.simulationsPerS > 0)) return null;
+  const tile = (k) => {
+    const d = document.querySelector('#live-tiles [data-metric=' + k + ']');
+    return {value: d.querySelector('.value').textContent, sub: d.querySelector('.sub').textContent};
+  };
+  const tiles = {};
+  for (const k of ['searches_per_s', 'simulations_per_s', 'in_flight', 'queue_depth', 'p99_compute', 'db_backlog'])
+    tiles[k] = tile(k);
+  const rows = (id) => [...document.querySelectorAll('#' + id + ' tbody tr')].map((tr) =>
+    [...tr.cells].map((c) => c.textContent));
+  const last = (chart, series) =>
+    document.querySelector('[data-chart=' + chart + '] path[data-series="' + series + '"]').dataset.last;
+  let base = null, gap = Infinity;
+  for (const x of L.samples) {
+    const d = Math.abs(x.t - (s.t - st.latency.windowS * 1000));
+    if (x !== s && d < gap) { gap = d; base = x; }
+  }
+  const cum = (x) => ({queue: x.h.queue.cum, compute: x.h.compute.cum, request: x.h.request.cum,
+                       counts: {queue: x.h.queue.count, compute: x.h.compute.count, request: x.h.request.count}});
+  return {t: s.t, uptime: s.m.get('mctx_uptime_seconds')[0].value, state: st, tiles,
+          latency: rows('latency-table'), db: rows('db-table'),
+          lines: {searches: last('live-searches', 'searches/s'),
+                  simulations: last('live-simulations', 'simulations/s')},
+          base: st.latency.windowS > 0 ? cum(base) : null};
+})()"""
+
+
+def encodings_tree():
+    """A search result holding a hand-made nested tree: the root (111 visits,
+    value 0) with a child of 100 visits and value -0.8 (action 0), one of 10
+    visits and value 0.8 (action 1, the chosen action) and one never
+    expanded (action 2)."""
+    def node(action, visit, value, prior, index):
+        return {"action": action, "prior": prior, "visit": visit, "value_view": value, "raw_value_view": value,
+                "reward": 0.0, "evaluation_index": index, "child_stats": []}
+    root = {"prior": 1.0, "visit": 111, "value_view": 0.0, "raw_value_view": 0.0, "evaluation_index": 0,
+            "child_stats": [node(0, 100, -0.8, 0.6, 1), node(1, 10, 0.8, 0.3, 2), {"action": 2, "prior": 0.1}]}
+    return {"action": [1], "search_tree": [root]}
+
+
+# Per node of the tree view: the centre's colour and the radius of the disc
+# drawn there (in CSS pixels, scanning up from the centre while the pixels
+# keep its colour), the radius treeview.js meant, and where that colour sits
+# on the legend (its x on the legend canvas, and how far the nearest swatch
+# colour is). Everything read back from the two canvases' pixels.
+TREE_PIXELS = """(() => {
+  const v = mctxDash.treeView, t = v.t, c = v.canvas, dpr = c.width / v.w;
+  const img = v.ctx.getImageData(0, 0, c.width, c.height), W = c.width, H = c.height;
+  const at = (x, y) => { const i = 4 * (y * W + x); return [...img.data.slice(i, i + 4)]; };
+  const lg = document.getElementById('tree-legend'), lctx = lg.getContext('2d');
+  const strip = lctx.getImageData(0, 12, lg.width, 1).data;
+  const dist = (a, b) => Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+  const out = [];
+  for (let n = 0; n < t.n; n++) {
+    const px = Math.floor((v.X[n] * v.k + v.tx) * dpr), py = Math.floor((v.Y[n] * v.k + v.ty) * dpr);
+    const rgba = at(px, py);
+    let up = 0;
+    for (let y = py - 1; y >= 0; y--) {
+      const p = at(px, y);
+      if (p[3] < 128 || dist(p, rgba) > 40) break;
+      up++;
+    }
+    let lx = -1, ld = Infinity;
+    for (let x = 10; x < lg.width - 10; x++) {
+      const d = dist([strip[4 * x], strip[4 * x + 1], strip[4 * x + 2]], rgba);
+      if (d < ld) { ld = d; lx = x; }
+    }
+    out.push({action: t.action[n], visits: t.visits[n], value: t.value[n], rgba, drawnRadius: (up + 0.5) / dpr,
+              radius: v.radius(n), legendX: lx, legendDist: ld});
+  }
+  return {nodes: out, vlo: v.vlo, vhi: v.vhi, legendWidth: lg.width};
+})()"""
 
 
 class BrowserTest(svc.ServiceTest):
@@ -180,6 +374,169 @@ class OpenDashboard(BrowserTest):
         self.assertEqual(self.dom("document.querySelectorAll('#latency-table tbody tr').length"), 3)
         self.shot("live.png")
 
+    def set_refresh(self, ms):
+        self.page.eval("{ const r = document.getElementById('refresh-every'); r.value = '%d';"
+                       " r.dispatchEvent(new Event('change')); }" % ms)
+
+    def test_1b_live_shows_the_scrape_it_read(self):
+        """With searches coming in, the rates are above zero, and every figure of
+        the Live tab (rates, latency percentiles, in flight, queue depth, the
+        database backlog) is the one of the /metrics answer the page read: the
+        answers are captured over the DevTools protocol (Network domain) and
+        matched to the page's scrape by mctx_uptime_seconds."""
+        s, page = self.srv, self.page
+        page.call("Network.enable")
+        stop, errors, done = threading.Event(), [], [0]
+
+        def load():
+            while not stop.is_set():
+                try:
+                    r = s.search(svc.small_request(seed=1000 + done[0]))
+                except Exception as e:          # noqa: BLE001 (reported below)
+                    errors.append(repr(e))
+                    return
+                if r.status != 200:
+                    errors.append(repr(r))
+                    return
+                done[0] += 1
+                stop.wait(0.2)      # a trickle: a few more rows in the history, not a flood
+
+        bodies, fetched = {}, set()
+
+        def scraped_bodies():
+            """The /metrics answers the page has read since Network.enable, by uptime."""
+            page.pump()
+            events = list(page.events)      # a response's events come before its loadingFinished
+            urls = {e["params"]["requestId"]: e["params"]["response"]["url"] for e in events
+                    if e.get("method") == "Network.responseReceived"}
+            for e in events:
+                rid = e.get("params", {}).get("requestId")
+                if e.get("method") != "Network.loadingFinished" or rid in fetched:
+                    continue
+                fetched.add(rid)
+                if not urls.get(rid, "").endswith("/metrics"):
+                    continue
+                body = page.call("Network.getResponseBody", requestId=rid)
+                self.assertFalse(body.get("base64Encoded"))
+                samples = prom_parse(body["body"])
+                bodies.setdefault(prom_value(samples, "mctx_uptime_seconds"), []).append(samples)
+            return bodies
+
+        loader = threading.Thread(target=load, daemon=True)
+        try:
+            after, before = self.dom("mctxDash.live.last.t"), self.ok
+            loader.start()
+            self.set_refresh(1000)
+            deadline = time.monotonic() + svc.WAIT_S
+            while True:
+                snap = page.wait_for(LIVE_SNAPSHOT % {"after": after, "searches": before},
+                                     "a scrape with this test's searches, searches/s and simulations/s above zero")
+                found = scraped_bodies().get(snap["uptime"], [])
+                if len(found) == 1:
+                    break
+                # the answer to a scrape asked before Network.enable: take the next
+                self.assertLess(time.monotonic(), deadline, "no /metrics answer captured for the page's scrape")
+                after = snap["t"]
+        finally:
+            stop.set()
+            loader.join(svc.WAIT_S)
+            type(self).ok += done[0]
+            self.set_refresh(2000)
+            page.call("Network.disable")
+        self.assertEqual(errors, [])
+        self.assertGreater(done[0], 0)
+        m = found[0]
+        st = snap["state"]
+        val = lambda name: prom_value(m, name)      # noqa: E731
+
+        # rates: above zero, the scrape's, in the tiles and at the end of the charts
+        sps, sims = val("mctx_searches_per_second"), val("mctx_simulations_per_second")
+        self.assertGreater(sps, 0)
+        self.assertGreater(sims, 0)
+        self.assertEqual(st["searchesPerS"], sps)
+        self.assertEqual(st["simulationsPerS"], sims)
+        self.assertEqual(snap["tiles"]["searches_per_s"]["value"], js_fmt(sps))
+        self.assertEqual(snap["tiles"]["simulations_per_s"]["value"], js_fmt(sims))
+        self.assertEqual(float(snap["lines"]["searches"]), sps)
+        self.assertEqual(float(snap["lines"]["simulations"]), sims)
+        searches = sum(v for n, _, v in m if n == "mctx_searches_total")
+        self.assertEqual(st["searchesTotal"], searches)
+        self.assertEqual(snap["tiles"]["searches_per_s"]["sub"], "%s searches since start" % js_int(searches))
+        self.assertEqual(snap["tiles"]["simulations_per_s"]["sub"],
+                         "%s simulations" % js_fmt(val("mctx_simulations_total")))
+
+        # latency: p50/p95/p99 since the start and over the window, queue wait
+        # and compute apart, and the whole request, in the state and the table
+        hists = {"queue": prom_hist(m, "mctx_search_queue_seconds"),
+                 "compute": prom_hist(m, "mctx_search_compute_seconds"),
+                 "request": prom_hist(m, "mctx_http_request_duration_seconds", route="/api/v1/mcts/search")}
+        self.assertGreaterEqual(hists["queue"]["count"], searches)
+        table = {r[0]: r[1:] for r in snap["latency"]}
+        self.assertEqual(sorted(table), ["compute", "queue wait", "whole request"])
+        wins = {}
+        for k, label in (("queue", "queue wait"), ("compute", "compute"), ("request", "whole request")):
+            h = hists[k]
+            self.assertGreater(h["count"], 0, k)
+            total = st["latency"]["total"][k]
+            self.assertEqual(total["count"], h["count"], k)
+            # the window: this scrape less the one about a minute before it
+            # (the oldest kept, early on), bucket by bucket
+            b = snap["base"]
+            win = wins[k] = h if b is None else {"cum": [c - bc for c, bc in zip(h["cum"], b[k])],
+                                                 "bounds": h["bounds"], "count": h["count"] - b["counts"][k]}
+            window = st["latency"]["window"][k]
+            self.assertEqual(window["count"], win["count"], k)
+            want = []
+            for hh, got in ((win, window), (h, total)):
+                for q, key in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99")):
+                    p = quantile(hh, q)
+                    if p is None:
+                        self.assertIsNone(got[key], (k, key))
+                    else:
+                        self.assertAlmostEqual(got[key], p, delta=1e-12, msg=(k, key))
+                    want.append(ms_fmt(p))
+                want.append(js_int(hh["count"]))
+            self.assertEqual(table[label], want, label)
+        self.assertGreater(st["latency"]["total"]["queue"]["p99"], 0)
+        self.assertEqual(snap["tiles"]["p99_compute"]["value"], ms_fmt(quantile(wins["compute"], 0.99)))
+        self.assertEqual(snap["tiles"]["p99_compute"]["sub"], "p99 queue " + ms_fmt(quantile(wins["queue"], 0.99)))
+
+        # in flight (the page's own scrape is one), running, queue depth
+        self.assertEqual(st["inFlight"], val("mctx_http_in_flight"))
+        self.assertGreaterEqual(st["inFlight"], 1)
+        self.assertEqual(st["running"], val("mctx_searches_running"))
+        self.assertEqual(st["queueDepth"], val("mctx_queue_depth"))
+        self.assertEqual(st["queueCapacity"], val("mctx_queue_capacity"))
+        self.assertEqual(snap["tiles"]["in_flight"]["value"], js_int(val("mctx_http_in_flight")))
+        self.assertEqual(snap["tiles"]["in_flight"]["sub"],
+                         "%s searches running" % js_int(val("mctx_searches_running")))
+        self.assertEqual(snap["tiles"]["queue_depth"]["value"], js_int(val("mctx_queue_depth")))
+        self.assertEqual(snap["tiles"]["queue_depth"]["sub"], "of %s" % js_int(val("mctx_queue_capacity")))
+
+        # the database: backlog (spool + record queue), its panel's rows
+        spool, queued = val("mctx_db_spool_depth"), val("mctx_db_record_queue")
+        age, up = val("mctx_db_spool_oldest_age_seconds"), prom_value(m, "mctx_db_up", 1)
+        self.assertEqual(st["dbBacklog"], spool + queued)
+        self.assertEqual(snap["tiles"]["db_backlog"]["value"], js_int(spool + queued))
+        self.assertEqual(snap["tiles"]["db_backlog"]["sub"],
+                         "%s; oldest %s s" % ("db up" if up else "db DOWN", js_fixed(age, 1)))
+        db = dict(snap["db"])
+        self.assertEqual(db["database"], "up" if up else "down")
+        self.assertEqual(db["records waiting in the spool"], js_int(spool))
+        self.assertEqual(db["records waiting to enter it"], js_int(queued))
+        self.assertEqual(db["oldest waiting"], js_fixed(age, 1) + " s")
+        self.assertEqual(db["written since start"], js_int(val("mctx_db_records_written_total")))
+        self.assertGreater(val("mctx_db_records_written_total"), 0)
+        self.assertEqual(db["dropped"], js_int(val("mctx_db_records_dropped_total")))
+        self.assertEqual(db["write retries"], js_int(val("mctx_db_write_retries_total")))
+        print("live, searches during the test: %d; %s searches/s, %s simulations/s, in flight %d, queue %d, "
+              "backlog %d; queue wait p95 %s over the last %.0f s (%d searches), %s since the start"
+              % (done[0], js_fmt(sps), js_fmt(sims), st["inFlight"], st["queueDepth"], st["dbBacklog"],
+                 ms_fmt(quantile(wins["queue"], 0.95)), st["latency"]["windowS"], wins["queue"]["count"],
+                 ms_fmt(quantile(hists["queue"], 0.95))), file=sys.stderr)
+        # every search of this test recorded before the history is read
+        s.wait_until(lambda: s.get("/api/v1/searches?limit=1000").json["count"] >= self.ok, "every search recorded")
+
     def test_2_history_holds_the_records(self):
         self.page.eval("location.hash = '#history'")
         self.page.wait_for("mctxDash.state.history.dailyLoaded >= 1 && mctxDash.state.history.searchesLoaded >= 1",
@@ -277,6 +634,49 @@ class OpenDashboard(BrowserTest):
             self.assertIn(word, tip)
         self.shot("tree.png")
         self.page.mouse("mouseMoved", 5, 5)
+
+    def test_3b_tree_size_by_visits_colour_by_value(self):
+        """On a hand-made tree, read back from the canvas: the node with more
+        visits is drawn larger, and the nodes' colours lie on the legend in the
+        order of their values (blue low on its left, red high on its right)."""
+        self.page.eval("location.hash = '#tree'")
+        self.page.wait_for("!document.getElementById('tab-tree').hidden", "the tree tab")
+        with open(os.path.join(self.tmp, "encodings.json"), "w") as f:
+            json.dump(encodings_tree(), f)
+        t = self.load_tree_file("encodings.json")
+        self.assertEqual(t["nodeCount"], 3)
+        self.assertEqual(t["chosenAction"], 1)
+        f = self.dom("mctxDash.state.tree.frames")
+        self.page.eval("document.getElementById('tree-expand-all').click()")
+        self.page.wait_for("mctxDash.state.tree.visibleCount === 3", "every node open")
+        self.page.wait_for(self.FRAME % f, "a frame")
+        px = self.dom(TREE_PIXELS)
+        nodes = {n["action"]: n for n in px["nodes"]}           # -1: the root
+        root, big, small = nodes[-1], nodes[0], nodes[1]
+        self.assertEqual((root["visits"], big["visits"], small["visits"]), (111, 100, 10))
+        self.assertEqual((root["value"], big["value"], small["value"]), (0, -0.8, 0.8))
+        # size: the radius grows with the visits, and the disc on the canvas is that size
+        self.assertGreater(big["radius"], small["radius"])
+        self.assertGreater(root["radius"], big["radius"])
+        for n in (root, big, small):
+            self.assertEqual(n["rgba"][3], 255, n)                  # a node's fill at its centre
+            self.assertAlmostEqual(n["drawnRadius"], n["radius"], delta=1.5, msg=n)
+        self.assertGreater(big["drawnRadius"], small["drawnRadius"] + 2)
+        self.assertGreater(root["drawnRadius"], small["drawnRadius"] + 2)
+        # colour: values of both signs, so the scale is symmetric about 0;
+        # each node's colour is a swatch of the legend, further right for a
+        # higher value: -0.8 blue at the left end, 0 grey in the middle, 0.8
+        # red at the right end
+        self.assertEqual((px["vlo"], px["vhi"]), (-0.8, 0.8))
+        for n in (root, big, small):
+            self.assertLessEqual(n["legendDist"], 3, n)
+        self.assertLess(big["legendX"], root["legendX"])
+        self.assertLess(root["legendX"], small["legendX"])
+        self.assertLess(big["legendX"], px["legendWidth"] * 0.25)
+        self.assertGreater(small["legendX"], px["legendWidth"] * 0.75)
+        self.assertNotEqual(big["rgba"], small["rgba"])
+        self.assertGreater(big["rgba"][2], big["rgba"][0] + 60)       # blue
+        self.assertGreater(small["rgba"][0], small["rgba"][2] + 60)   # red
 
     def test_4_tree_of_10000_nodes(self):
         self.page.eval("location.hash = '#tree'")
