@@ -53,7 +53,7 @@ typedef enum mctx_dist_partition {
 
 typedef enum mctx_dist_merge {
   MCTX_DIST_MERGE_SUM_VISITS = 0,  /* visits summed, values weighted by visits */
-  MCTX_DIST_MERGE_MAX_VALUE = 1,   /* visits summed, the best device's values */
+  MCTX_DIST_MERGE_MAX_VALUE = 1,   /* visits summed; root value and q-values of the device with the best root value */
   MCTX_DIST_MERGE_CONSENSUS = 2    /* element-wise median over devices */
 } mctx_dist_merge;
 

@@ -57,6 +57,12 @@ int mctx__merge_stats(mctx_dist_merge how, int32_t T, const float *const *visits
   }
   for (int32_t b = 0; b < B; b++) {
     size_t row = (size_t)b * (size_t)A;
+    /* max_value: the device with the largest root value (the first of equals,
+     * in device order) gives the element's root value and q-values. */
+    int32_t best = 0;
+    if (how == MCTX_DIST_MERGE_MAX_VALUE)
+      for (int32_t t = 1; t < T; t++)
+        if (root_value[t][b] > root_value[best][b]) best = t;
     for (int32_t a = 0; a < A; a++) {
       size_t i = row + (size_t)a;
       int64_t n_sum = 0;
@@ -79,13 +85,9 @@ int mctx__merge_stats(mctx_dist_merge how, int32_t T, const float *const *visits
             for (int32_t t = 0; t < T; t++) acc += (double)visits[t][i] * (double)qvalues[t][i];
             q_out = (float)(acc / (double)n_sum);
           } else {
-            int first = 1;
-            for (int32_t t = 0; t < T; t++) {
-              if (!(visits[t][i] > 0.0f)) continue;
-              float q = qvalues[t][i];
-              if (first || q > q_out) q_out = q;
-              first = 0;
-            }
+            /* the best device's q-value, as it reported it (0 where it did
+             * not visit the action) */
+            q_out = qvalues[best][i];
           }
         }
       }
@@ -105,8 +107,7 @@ int mctx__merge_stats(mctx_dist_merge how, int32_t T, const float *const *visits
       }
       v_out = (float)(acc / wsum);
     } else if (how == MCTX_DIST_MERGE_MAX_VALUE) {
-      v_out = root_value[0][b];
-      for (int32_t t = 1; t < T; t++) v_out = root_value[t][b] > v_out ? root_value[t][b] : v_out;
+      v_out = root_value[best][b];
     } else {
       for (int32_t t = 0; t < T; t++) tmp[t] = (double)root_value[t][b];
       v_out = (float)median(tmp, T);

@@ -459,44 +459,44 @@ static void ref_search(const fixture *f, int D, mctx_dist_merge how, outcome *o)
   }
   for (int32_t b = 0; b < B; b++) {
     float N[64], Q[64], vals[64], tmpn[64], tmpq[64];
+    /* max_value: the device whose root value is the largest (the lowest
+     * index among equals) lends its root value and q-values. */
+    int top = 0;
+    for (int t = 1; t < T; t++)
+      if (dev[t].root_value[b] > dev[top].root_value[b]) top = t;
     for (int a = 0; a < A; a++) {
       size_t i = (size_t)b * (size_t)A + (size_t)a;
       double n = 0, nq = 0;
-      float qmax = -INFINITY;
       int k = 0;
       for (int t = 0; t < T; t++) {
         float nt = dev[t].visit_counts[i], qt = dev[t].qvalues[i];
         n += nt;
         nq += (double)nt * qt;
         tmpn[t] = nt;
-        if (nt > 0) {
-          qmax = qt > qmax ? qt : qmax;
-          tmpq[k++] = qt;
-        }
+        if (nt > 0) tmpq[k++] = qt;
       }
       if (how == MCTX_DIST_MERGE_SUM_VISITS) {
         N[a] = (float)n;
         Q[a] = n > 0 ? (float)(nq / n) : 0.0f;
       } else if (how == MCTX_DIST_MERGE_MAX_VALUE) {
         N[a] = (float)n;
-        Q[a] = n > 0 ? qmax : 0.0f;
+        Q[a] = n > 0 ? dev[top].qvalues[i] : 0.0f;
       } else {
         N[a] = floorf(ref_median(tmpn, T));
         Q[a] = N[a] > 0 && k > 0 ? ref_median(tmpq, k) : 0.0f;
       }
     }
     double vw = 0, ww = 0;
-    float vmax = -INFINITY;
     for (int t = 0; t < T; t++) {
       double wt = 1;
       for (int a = 0; a < A; a++) wt += dev[t].visit_counts[(size_t)b * (size_t)A + (size_t)a];
       vw += wt * dev[t].root_value[b];
       ww += wt;
       vals[t] = dev[t].root_value[b];
-      vmax = vals[t] > vmax ? vals[t] : vmax;
     }
-    float v = how == MCTX_DIST_MERGE_SUM_VISITS ? (float)(vw / ww) : how == MCTX_DIST_MERGE_MAX_VALUE ? vmax
-                                                                                                       : ref_median(vals, T);
+    float v = how == MCTX_DIST_MERGE_SUM_VISITS   ? (float)(vw / ww)
+              : how == MCTX_DIST_MERGE_MAX_VALUE ? dev[top].root_value[b]
+                                                 : ref_median(vals, T);
     mctx_elem_key ek = {f->p.key, B, b};
     size_t row = (size_t)b * (size_t)A;
     ref_finish(&f->p, A, N, Q, value[b], logits + row, f->invalid ? f->invalid + row : NULL, ek, &o->action[b],
@@ -572,6 +572,46 @@ TEST(search_sum_visits_stochastic) { search_case(MCTX_POLICY_STOCHASTIC_MUZERO, 
 TEST(search_one_device) { search_case(MCTX_POLICY_GUMBEL_MUZERO, MCTX_DIST_MERGE_SUM_VISITS, 1, 0, 1); }
 /* A batch large enough for the merge to run on several threads. */
 TEST(search_large_batch) { search_case_b(MCTX_POLICY_GUMBEL_MUZERO, MCTX_DIST_MERGE_CONSENSUS, 0, 0, 1, 1100); }
+
+/* The merge itself, on statistics made by hand (local: no collective).
+ * max_value takes, per element, the root value and q-values of the device
+ * whose root value is the largest (the lowest index among equals) and sums
+ * the visits over every device; sum_visits and consensus as the table in
+ * docs/DISTRIBUTED.md says. */
+TEST(merge_strategies_by_hand) {
+  NEED_DEVICES();
+  enum { T = 3, B = 2, A = 3 };
+  /* element 0: device 1 has the best root value; element 1: devices 1 and 2
+   * tie, device 1 wins */
+  static const float vis[T][B * A] = {{3, 0, 1, 2, 2, 0}, {1, 2, 0, 1, 0, 3}, {0, 4, 2, 0, 1, 3}};
+  static const float q[T][B * A] = {{0.9f, 0.0f, 0.3f, 0.1f, 0.2f, 0.0f},
+                                    {0.4f, 0.6f, 0.0f, 0.5f, 0.0f, 0.25f},
+                                    {0.0f, 0.8f, 0.7f, 0.0f, 0.9f, 0.75f}};
+  static const float val[T][B] = {{0.2f, 0.3f}, {0.5f, 0.7f}, {0.1f, 0.7f}};
+  const float *pv[T] = {vis[0], vis[1], vis[2]}, *pq[T] = {q[0], q[1], q[2]}, *pval[T] = {val[0], val[1], val[2]};
+  int32_t mv[B * A];
+  float mq[B * A], mval[B];
+  mctx_status st;
+  ASSERT_EQ(mctx__merge_stats(MCTX_DIST_MERGE_MAX_VALUE, T, pv, pq, pval, B, A, mv, mq, mval, &st), 0);
+  static const int32_t want_n[B * A] = {4, 6, 3, 3, 3, 6};
+  /* device 1's q-values: 0 where device 1 did not visit, even where others did */
+  static const float want_q[B * A] = {0.4f, 0.6f, 0.0f, 0.5f, 0.0f, 0.25f};
+  for (int i = 0; i < B * A; i++) {
+    ASSERT_EQ(mv[i], want_n[i]);
+    ASSERT(mq[i] == want_q[i]);
+  }
+  ASSERT(mval[0] == 0.5f);
+  ASSERT(mval[1] == 0.7f);
+  /* the other strategies, unchanged */
+  ASSERT_EQ(mctx__merge_stats(MCTX_DIST_MERGE_SUM_VISITS, T, pv, pq, pval, B, A, mv, mq, mval, &st), 0);
+  ASSERT_EQ(mv[0], 4);
+  ASSERT(mq[0] == (float)((3.0 * 0.9f + 1.0 * 0.4f) / 4.0));
+  ASSERT(mval[0] == (float)((5.0 * 0.2f + 4.0 * 0.5f + 7.0 * 0.1f) / 16.0));
+  ASSERT_EQ(mctx__merge_stats(MCTX_DIST_MERGE_CONSENSUS, T, pv, pq, pval, B, A, mv, mq, mval, &st), 0);
+  ASSERT_EQ(mv[0], 1);
+  ASSERT(mq[0] == (float)(0.5 * ((double)0.4f + (double)0.9f)));
+  ASSERT(mval[1] == 0.7f);
+}
 
 /* The action read off one tree's root statistics by the layer is the one the
  * engine read off the tree, bit for bit, for every policy and q-transform:
