@@ -38,7 +38,8 @@ struct mctx_job {
   /* the product notes' flags */
   int device;                    /* MCTX__DEV_* */
   int use_t4;
-  char precision[8];
+  char precision[8];             /* the request's, else the model's declared one, else fp32 */
+  int precision_given;           /* search_params.precision was in the request */
   int tensor_core_aligned;
   int distributed;
   int32_t num_devices;

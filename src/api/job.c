@@ -16,6 +16,7 @@
 #include "api/api-impl.h"
 #include "mctx/cuda.h"
 #include "mctx/registry.h"
+#include "models/games.h"
 #include "models/repository.h"
 #include "util/jsonw.h"
 
@@ -87,8 +88,70 @@ static int decode_embeddings(const mctx_job *j, void *out, mctx_status *st) {
   return 0;
 }
 
+/* A game model's roots (tictactoe, connect4): the moves its rules forbid at
+ * each root position are invalid actions, so that no simulation is spent on
+ * them and none is chosen. They are added to the request's own
+ * root_input.invalid_actions (OR: a request may forbid legal moves too, it
+ * cannot allow an illegal one); an element left with no valid move is
+ * refused. The positions are the request's embeddings when it gives them
+ * (checked here as the model's root checks them), else its params.position. */
+static int game_root_mask(mctx_job *j, const void *embs, mctx_status *st) {
+  const mctx_game *g = mctx_game_of_model(j->model);
+  if (!g) return 0;
+  if (j->A != g->num_actions)
+    return mctx_status_set(st, MCTX_ESHAPE, "root_input.num_actions", "model '%s' has %d actions, not %d",
+                           j->model_name, (int)g->num_actions, (int)j->A);
+  size_t A = (size_t)j->A, W = (size_t)g->words;
+  uint8_t *rules = malloc((size_t)j->B * A);
+  if (!rules) return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
+  int rc = 0;
+  for (int32_t b = 0; b < j->B && rc == 0; b++) {
+    uint32_t w[MCTX_GAME_MAX_WORDS];
+    if (embs) {
+      char f[64];
+      snprintf(f, sizeof f, "root_input.embedding[%d]", (int)b);
+      memcpy(w, (const uint8_t *)embs + (size_t)b * W * 4, W * 4);
+      rc = mctx_game_check_state(g, w, 0, f, st);
+    } else {
+      rc = mctx_game_model_position(j->model, b, w, st);
+    }
+    if (rc == 0) rc = mctx_game_invalid_actions(j->model, 1, w, rules + (size_t)b * A, st);
+  }
+  if (rc != 0) { free(rules); return rc; }
+  if (!j->invalid) {
+    j->invalid = rules;
+    return 0;
+  }
+  for (int32_t b = 0; b < j->B && rc == 0; b++) {
+    uint8_t *row = j->invalid + (size_t)b * A;
+    const uint8_t *illegal = rules + (size_t)b * A;
+    int any = 0;
+    for (size_t a = 0; a < A; a++) {
+      row[a] |= illegal[a];
+      any |= !row[a];
+    }
+    if (!any) {
+      char list[96] = "";
+      for (size_t a = 0; a < A; a++)
+        if (!illegal[a]) {
+          size_t n = strlen(list);
+          snprintf(list + n, sizeof list - n, "%s%d", n ? ", " : "", (int)a);
+        }
+      char f[64];
+      snprintf(f, sizeof f, "root_input.invalid_actions[%d]", (int)b);
+      rc = mctx_status_set(st, MCTX_EINVALID, f,
+                           "marks every legal move of batch element %d invalid (its legal actions are %s): nothing "
+                           "to search", (int)b, list);
+    }
+  }
+  free(rules);
+  return rc;
+}
+
 static char *make_batch_key(const mctx_job *j) {
   if (j->return_tree || j->store_tree || j->distributed) return NULL;
+  /* merged only where each element's outputs are its own (mctx_model_info) */
+  if (j->model && j->model->info.batch_dependent) return NULL;
   const mctx_search_params *p = &j->params;
   mctx_qtransform q = mctx_search_qtransform(p);
   mctx_buf b;
@@ -151,12 +214,20 @@ int mctx_job_prepare(const mctx_api_env *env, const char *body, size_t len, cons
                              "the search tree needs %.1f MiB, over the %.1f MiB budget", (double)bytes / 1048576.0,
                              (double)env->limits.max_tree_bytes / 1048576.0);
     }
+    void *tmp = NULL;
     if (rc == 0 && j->embedding) {
-      void *tmp = malloc((size_t)j->B * (size_t)(mi->embedding_bytes ? mi->embedding_bytes : 1));
+      tmp = malloc((size_t)j->B * (size_t)(mi->embedding_bytes ? mi->embedding_bytes : 1));
       if (!tmp) rc = mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
       else rc = decode_embeddings(j, tmp, st);
-      free(tmp);
     }
+    if (rc == 0) rc = game_root_mask(j, tmp, st);
+    free(tmp);
+    /* A model's declared precision (model.json "precision") is the default
+     * of a request that gives none; use_t4_optimizations without a precision
+     * keeps its own rule (fp16 on the GPU, see mctx_job_run). */
+    if (rc == 0 && !j->precision_given && !j->use_t4 && mi->precision &&
+        (strcmp(mi->precision, "fp16") == 0 || strcmp(mi->precision, "bf16") == 0 || strcmp(mi->precision, "fp32") == 0))
+      snprintf(j->precision, sizeof j->precision, "%s", mi->precision);
   }
   if (rc != 0) {
     mctx_job_free(j);
@@ -327,7 +398,8 @@ int mctx_job_run(const mctx_api_env *env, mctx_job **jobs, size_t n) {
     tree = mctx_tree_new(B, j0->params.num_simulations + 1, A + C, A, (int32_t)E, stochastic, gumbel, &st);
     if (!tree) { fail_all(jobs, n, &st); goto done; }
   }
-  /* A network on the GPU computes in the request's precision: fp16 or bf16
+  /* A network on the GPU computes in the job's precision (the request's,
+   * else the model's declared one, else fp32: mctx_job_prepare): fp16 or bf16
    * when asked, fp16 for use_t4_optimizations with fp32 asked (a T4 has no
    * bf16; the engine falls back to fp16 there by itself). Set for every job,
    * distributed ones included (each GPU of the mesh reads it); the CPU

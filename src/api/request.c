@@ -308,6 +308,9 @@ static int decode_search_params(const mctx_api_env *env, mctx_job *j, const mctx
   static const char *const precisions[] = {"fp32", "fp16", "bf16", "float32", "float16", "bfloat16", NULL};
   if ((rc = get_enum(sp, "precision", "search_params.precision", 0, precisions, &idx, st))) return rc;
   strcpy(j->precision, precisions[idx % 3]);
+  /* Absent is not fp32: without one, the model's declared precision applies
+   * (mctx_job_prepare, once the model is known). */
+  j->precision_given = !is_null(mctx_json_get(sp, "precision"));
   if ((rc = get_bool(sp, "tensor_core_aligned", "search_params.tensor_core_aligned", 1, &b, st))) return rc;
   j->tensor_core_aligned = b;
   if ((rc = get_bool(sp, "distributed", "search_params.distributed", 0, &b, st))) return rc;

@@ -41,8 +41,9 @@ static void help(void) {
       "  --json           print the result as JSON\n"
       "  --verbose        print every game's moves and result (to stderr)\n"
       "  --puzzles FILE   lines \"<position> <winning moves, comma-separated> [N]\"\n"
-      "                   (tests/models/connect4_forced_wins.txt): print how often\n"
-      "                   player A plays one of the winning moves\n");
+      "                   (tests/models/connect4_forced_wins.txt; '#' comments and\n"
+      "                   blank lines are skipped): print how often player A plays\n"
+      "                   one of the winning moves\n");
 }
 
 static int run_puzzles(const mctx_game *g, const char *path, const mctx_arena_player *a, int64_t seed, int threads,
@@ -61,7 +62,9 @@ static int run_puzzles(const mctx_game *g, const char *path, const mctx_arena_pl
   int status = 0;
   while (pos && answers && depth && acts && fgets(line, sizeof line, f)) {
     lineno++;
-    if (line[0] == '#' || line[0] == '\n') continue;
+    const char *t = line;
+    while (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n') t++;
+    if (*t == '#' || *t == '\0') continue;  /* comments and blank lines */
     char p[300], ans[64];
     int d = 0;
     int k = sscanf(line, "%299s %63s %d", p, ans, &d);
@@ -77,13 +80,28 @@ static int run_puzzles(const mctx_game *g, const char *path, const mctx_arena_pl
       status = 2;
       break;
     }
-    for (char *s = ans; *s; s++)
-      if (*s >= '1' && *s <= '9' && *s - '1' < g->num_actions) answers[n] |= (uint16_t)(1u << (*s - '1'));
+    uint8_t legal[MCTX_GAME_MAX_ACTIONS];
+    g->legal(pos + (size_t)n * (size_t)g->words, legal);
+    for (char *s = ans; *s && status == 0; s++) {
+      if (*s == ',') continue;
+      if (*s < '1' || *s > '9' || *s - '1' >= g->num_actions || !legal[*s - '1']) {
+        fprintf(stderr, "mctx arena: %s:%d: the winning moves must be legal moves 1..%d, comma-separated, not \"%s\"\n",
+                path, (int)lineno, (int)g->num_actions, ans);
+        status = 2;
+      } else {
+        answers[n] |= (uint16_t)(1u << (*s - '1'));
+      }
+    }
+    if (status != 0) break;
     depth[n] = d;
     n++;
   }
   fclose(f);
   if (status == 0 && (!pos || !answers || !depth || !acts)) status = 1;
+  if (status == 0 && n == 0) {
+    fprintf(stderr, "mctx arena: %s holds no positions\n", path);
+    status = 2;
+  }
   if (status == 0) {
     mctx_status st;
     if (mctx_arena_best_moves(g, a, n, pos, seed, threads, acts, &st) != 0) {

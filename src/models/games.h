@@ -98,8 +98,9 @@ const char *mctx_game_status_text(const mctx_game *g, const uint32_t *w);
 const mctx_game *mctx_game_of_model(const mctx_model *m);
 /* The root invalid actions of a game model: for each of n positions
  * (embeddings, [n][words]) invalid[i][a] = 1 for illegal moves. Returns 0,
- * or MCTX_EINVALID when m is not a game model. Requests pass these as
- * root_input.invalid_actions; the arena does so itself. */
+ * or MCTX_EINVALID when m is not a game model. The arena passes these as the
+ * roots' invalid actions, and so does the API for every request to a game
+ * model (src/api/job.c, added to the request's own invalid_actions). */
 int mctx_game_invalid_actions(const mctx_model *m, int32_t n, const void *embeddings, uint8_t *invalid,
                               mctx_status *st);
 /* The position the model's default root of element b starts from (params

@@ -11,7 +11,8 @@
  *
  * with, for every kind, optional "description", "num_actions" (checked
  * against the model), "precision" ("fp32", "fp16", "bf16": what the model
- * runs in on the GPU; the CPU computes in fp32) and "engines" (["cpu",
+ * runs in on the GPU when a request gives no search_params.precision, set in
+ * info.precision; the CPU computes in fp32) and "engines" (["cpu",
  * "cuda"]: where it may run). docs/MODELS.md has the full format.
  *
  * Loading reads every folder, loads weights and plugins and makes one probe

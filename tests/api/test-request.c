@@ -5,11 +5,23 @@
  *   - results encode to JSON that reads back, and are deterministic;
  *   - jobs merged into one batched search get exactly their solo results;
  *   - return_tree "nested" reproduces mctx's stored tree (gumbel_muzero_tree)
- *     through the whole request path. */
+ *     through the whole request path;
+ *   - a repository model's declared precision is the default of a request
+ *     that gives none (reported, recorded and set for the GPU's network);
+ *   - the game models' illegal root moves are invalid actions: no visits,
+ *     never chosen, whether or not the request gives invalid_actions. */
 #include "test.h"
 
+#include <sys/stat.h>
+
+#include "api/api-impl.h"
 #include "api/api.h"
+#include "mctx/cuda.h"
 #include "mctx/json.h"
+#include "models/games.h"
+#include "models/mlp.h"
+#include "models/repository.h"
+#include "models/safetensors.h"
 
 #ifndef MCTX_TESTS_DIR
 #define MCTX_TESTS_DIR "."
@@ -304,4 +316,280 @@ TEST(arrays_tree_has_every_field) {
   ASSERT_EQ(mctx_json_at(mctx_json_get(t, "node_visits"), 0)->len, 11);
   mctx_json_doc_free(doc);
   free(res);
+}
+
+/* ==== A model's declared precision ==== */
+
+/* The environment of setup() with a model repository: three mlp networks
+ * that declare bf16, fp16 and nothing, and the built-in mock model declared
+ * bf16. The folder is removed once loaded (the repository holds the
+ * weights). */
+static mctx_api_env repo_env;
+
+static void repo_setup(void) {
+  if (repo_env.models) return;
+  setup();
+  char dir[64] = "/tmp/mctx-api-repo-XXXXXX";
+  if (!mkdtemp(dir)) abort();
+  static const char *const names[] = {"net-bf16", "net-fp16", "net-plain"};
+  static const char *const decl[] = {", \"precision\": \"bf16\"", ", \"precision\": \"fp16\"", ""};
+  mctx_status st;
+  mctx_mlp_weights *w = NULL;
+  if (mctx_mlp_weights_random(8, 4, 16, 1, MCTX_PRNG_JAX, &w, &st) != 0) abort();
+  for (int i = 0; i < 3; i++) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    if (mkdir(p, 0755) != 0) abort();
+    snprintf(p, sizeof p, "%s/%s/w.safetensors", dir, names[i]);
+    if (mctx_mlp_weights_save(w, p, MCTX_ST_F32, NULL, &st) != 0) abort();
+    snprintf(p, sizeof p, "%s/%s/model.json", dir, names[i]);
+    FILE *f = fopen(p, "w");
+    if (!f) abort();
+    fprintf(f, "{\"kind\": \"mlp\", \"weights\": \"w.safetensors\", \"num_actions\": 4%s, "
+               "\"engines\": [\"cpu\", \"cuda\"]}", decl[i]);
+    fclose(f);
+  }
+  mctx_mlp_weights_unref(w);
+  char p[256];
+  snprintf(p, sizeof p, "%s/mock-bf16", dir);
+  if (mkdir(p, 0755) != 0) abort();
+  snprintf(p, sizeof p, "%s/mock-bf16/model.json", dir);
+  FILE *f = fopen(p, "w");
+  if (!f) abort();
+  fputs("{\"kind\": \"builtin\", \"model\": \"mock\", \"precision\": \"bf16\"}", f);
+  fclose(f);
+  repo_env = env;
+  if (mctx_model_repo_open(dir, &repo_env.models, &st) != 0) {
+    fprintf(stderr, "repository: %s: %s\n", st.field, st.reason);
+    abort();
+  }
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) abort();
+}
+
+/* What a request to `model` with search_params `sp` ran with: the
+ * precision search_statistics reports, the one the history records
+ * (config), and the network numerics set for the GPU on the model. */
+typedef struct prec_seen {
+  char reported[16], recorded[16];
+  int gpu;  /* MCTX_CUDA_FP32 / FP16 / BF16, or -1 */
+} prec_seen;
+
+static int run_precision(const char *model, const char *sp, prec_seen *out) {
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"search_type\": \"muzero\", \"model\": \"%s\", \"root_input\": {\"batch_size\": 2, \"num_actions\": 4}, "
+           "\"search_params\": {\"num_simulations\": 6%s%s}}",
+           model, sp[0] ? ", " : "", sp);
+  mctx_status st;
+  mctx_job *job;
+  if (mctx_job_prepare(&repo_env, body, strlen(body), NULL, NULL, &job, &st) != 0) {
+    fprintf(stderr, "prepare %s: %s: %s\n", body, st.field, st.reason);
+    return -1;
+  }
+  mctx_job_run(&repo_env, &job, 1);
+  int rc = mctx_job_status(job)->code;
+  mctx_buf b;
+  mctx_buf_init(&b, 1 << 20);
+  mctx_job_encode(job, &b);
+  mctx_json_doc *res = mctx_json_parse(b.data, b.len, NULL, &st);
+  char *cfg = mctx_job_config_json(job);
+  mctx_json_doc *rec = cfg ? mctx_json_parse(cfg, strlen(cfg), NULL, &st) : NULL;
+  const mctx_json *rp = res ? mctx_json_get(mctx_json_get(mctx_json_root(res), "search_statistics"), "precision") : NULL;
+  const mctx_json *cp = rec ? mctx_json_get(mctx_json_root(rec), "precision") : NULL;
+  snprintf(out->reported, sizeof out->reported, "%s", rp && rp->type == MCTX_JSON_STRING ? rp->u.str : "?");
+  snprintf(out->recorded, sizeof out->recorded, "%s", cp && cp->type == MCTX_JSON_STRING ? cp->u.str : "?");
+  const mctx_cuda_model *dm = job->model ? job->model->device : NULL;
+  out->gpu = dm && dm->mlp ? dm->mlp->precision : -1;
+  if (rc == 0 && (!res || !rec)) rc = -1;
+  mctx_json_doc_free(res);
+  mctx_json_doc_free(rec);
+  free(cfg);
+  mctx_buf_free(&b);
+  mctx_job_free(job);
+  return rc;
+}
+
+#define EXPECT_PRECISION(model, sp, want, want_gpu)        \
+  do {                                                     \
+    prec_seen s_;                                          \
+    ASSERT_EQ(run_precision(model, sp, &s_), 0);           \
+    ASSERT_STREQ(s_.reported, want);                       \
+    ASSERT_STREQ(s_.recorded, want);                       \
+    ASSERT_EQ(s_.gpu, want_gpu);                           \
+  } while (0)
+
+/* docs/MODELS.md: model.json "precision" is what the model runs in on the
+ * GPU unless the request asks for another; the CPU computes in fp32 and
+ * reports the precision chosen, as it does for a request's own. */
+TEST(model_precision_is_the_default) {
+  repo_setup();
+  /* silent requests: the model's declared precision */
+  EXPECT_PRECISION("net-bf16", "", "bf16", MCTX_CUDA_BF16);
+  EXPECT_PRECISION("net-fp16", "", "fp16", MCTX_CUDA_FP16);
+  EXPECT_PRECISION("net-plain", "", "fp32", MCTX_CUDA_FP32);
+  EXPECT_PRECISION("net-bf16", "\"precision\": null", "bf16", MCTX_CUDA_BF16);
+  /* the request's own precision wins, in either spelling */
+  EXPECT_PRECISION("net-bf16", "\"precision\": \"fp32\"", "fp32", MCTX_CUDA_FP32);
+  EXPECT_PRECISION("net-bf16", "\"precision\": \"float32\"", "fp32", MCTX_CUDA_FP32);
+  EXPECT_PRECISION("net-bf16", "\"precision\": \"fp16\"", "fp16", MCTX_CUDA_FP16);
+  EXPECT_PRECISION("net-plain", "\"precision\": \"bf16\"", "bf16", MCTX_CUDA_BF16);
+  /* use_t4_optimizations without a precision keeps its rule: fp32 asked
+   * (reported), fp16 on the GPU; with one, the request's */
+  EXPECT_PRECISION("net-bf16", "\"use_t4_optimizations\": true", "fp32", MCTX_CUDA_FP16);
+  EXPECT_PRECISION("net-bf16", "\"use_t4_optimizations\": true, \"precision\": \"bf16\"", "bf16", MCTX_CUDA_BF16);
+  /* models without a network: their declared precision is reported (what
+   * was chosen), nothing is set on a device */
+  prec_seen s;
+  ASSERT_EQ(run_precision("mock", "", &s), 0);
+  ASSERT_STREQ(s.reported, "fp32");
+  ASSERT_EQ(s.gpu, -1);
+  ASSERT_EQ(run_precision("mock-bf16", "", &s), 0);
+  ASSERT_STREQ(s.reported, "bf16");
+  ASSERT_STREQ(s.recorded, "bf16");
+  ASSERT_EQ(s.gpu, -1);
+}
+
+/* Requests merge only with requests that run in the same precision: a
+ * silent request to a model declared bf16 merges with an explicit bf16 one,
+ * not with an fp32 one. */
+TEST(model_precision_in_the_batch_key) {
+  repo_setup();
+  const char *fmt = "{\"model\": \"mock-bf16\", \"root_input\": {\"batch_size\": 1, \"num_actions\": 4}, "
+                    "\"search_params\": {\"num_simulations\": 4%s}}";
+  char silent[256], bf16[256], fp32[256];
+  snprintf(silent, sizeof silent, fmt, "");
+  snprintf(bf16, sizeof bf16, fmt, ", \"precision\": \"bf16\"");
+  snprintf(fp32, sizeof fp32, fmt, ", \"precision\": \"fp32\"");
+  mctx_status st;
+  mctx_job *a, *b, *c;
+  ASSERT_EQ(mctx_job_prepare(&repo_env, silent, strlen(silent), NULL, NULL, &a, &st), 0);
+  ASSERT_EQ(mctx_job_prepare(&repo_env, bf16, strlen(bf16), NULL, NULL, &b, &st), 0);
+  ASSERT_EQ(mctx_job_prepare(&repo_env, fp32, strlen(fp32), NULL, NULL, &c, &st), 0);
+  ASSERT(mctx_job_batch_key(a) != NULL && mctx_job_batch_key(c) != NULL);
+  ASSERT_STREQ(mctx_job_batch_key(a), mctx_job_batch_key(b));
+  ASSERT(strcmp(mctx_job_batch_key(a), mctx_job_batch_key(c)) != 0);
+  mctx_job_free(a);
+  mctx_job_free(b);
+  mctx_job_free(c);
+}
+
+/* ==== Games: illegal root moves ==== */
+
+/* Runs `body` and checks every element against the game's rules at its
+ * root position (pos[b], or the start): an illegal move, or one the
+ * request's extra mask forbids (extra[b], bit a), has no visits and no
+ * weight, is not the action, and is in the tree's root_invalid_actions;
+ * every visit goes to a legal move. */
+static void check_game_masks(const char *body, const mctx_game *g, const char *const *pos, int32_t B,
+                             const unsigned *extra) {
+  char *tree = NULL;
+  char *res = run_request(body, 1, 0, &tree);
+  ASSERT(res != NULL && tree != NULL);
+  mctx_status st;
+  mctx_json_doc *doc = mctx_json_parse(res, strlen(res), NULL, &st);
+  mctx_json_limits lim = {64, 0};
+  mctx_json_doc *tdoc = mctx_json_parse(tree, strlen(tree), &lim, &st);
+  ASSERT(doc != NULL && tdoc != NULL);
+  const mctx_json *r = mctx_json_root(doc);
+  if (mctx_json_get(r, "status_code")) FAIL_AT("request failed: %s", res);
+  const mctx_json *ss = mctx_json_get(r, "search_statistics");
+  const mctx_json *visits = mctx_json_get(ss, "root_visit_counts");
+  const mctx_json *weights = mctx_json_get(r, "action_weights");
+  const mctx_json *action = mctx_json_get(r, "action");
+  const mctx_json *rinv = mctx_json_get(mctx_json_root(tdoc), "root_invalid_actions");
+  ASSERT(visits && weights && action && rinv);
+  int sims = (int)mctx_json_get(ss, "num_simulations")->i;
+  for (int32_t b = 0; b < B; b++) {
+    uint32_t w[MCTX_GAME_MAX_WORDS];
+    uint8_t legal[MCTX_GAME_MAX_ACTIONS];
+    ASSERT_EQ(mctx_game_parse(g, pos[b], 0, w, "position", &st), 0);
+    g->legal(w, legal);
+    int64_t total = 0;
+    int chosen = (int)mctx_json_at(action, b)->i;
+    for (int32_t a = 0; a < g->num_actions; a++) {
+      int masked = !legal[a] || (extra && ((extra[b] >> a) & 1u));
+      int64_t v = mctx_json_at(mctx_json_at(visits, b), a)->i;
+      double wt = mctx_json_at(mctx_json_at(weights, b), a)->u.num;
+      total += v;
+      if (masked && (v != 0 || wt != 0.0 || chosen == a))
+        FAIL_AT("element %d (position \"%s\"): masked action %d has %lld visits, weight %g%s: %s", (int)b, pos[b],
+                (int)a, (long long)v, wt, chosen == a ? " and was chosen" : "", body);
+      ASSERT_EQ(mctx_json_at(mctx_json_at(rinv, b), a)->i, masked);
+    }
+    ASSERT_EQ(total, sims);
+  }
+  mctx_json_doc_free(doc);
+  mctx_json_doc_free(tdoc);
+  free(res);
+  free(tree);
+}
+
+/* Connect four with a full column (the column 4 of "444444"), two full
+ * columns, and the start; tic-tac-toe with occupied cells: the full
+ * columns and occupied cells get no visits and are never chosen, with
+ * muzero and gumbel_muzero, at several simulation counts and seeds. */
+TEST(game_illegal_moves_are_masked) {
+  setup();
+  static const char *const c4[] = {"444444", "4444441111117", ""};
+  static const char *const ttt[] = {"5", "513", "X.O/.X./..."};
+  static const char *const policies[] = {"muzero", "gumbel_muzero"};
+  static const int sims[] = {8, 64, 200};
+  for (int p = 0; p < 2; p++)
+    for (int k = 0; k < 3; k++)
+      for (int seed = 0; seed < 3; seed++) {
+        char body[1024];
+        snprintf(body, sizeof body,
+                 "{\"search_type\": \"%s\", \"model\": {\"name\": \"connect4\", \"params\": {\"position\": "
+                 "[\"%s\", \"%s\", \"%s\"], \"rollouts\": 4}}, \"root_input\": {\"batch_size\": 3, \"num_actions\": 7}, "
+                 "\"search_params\": {\"num_simulations\": %d, \"seed\": %d}}",
+                 policies[p], c4[0], c4[1], c4[2], sims[k], seed);
+        check_game_masks(body, &mctx_game_connect4, c4, 3, NULL);
+        snprintf(body, sizeof body,
+                 "{\"search_type\": \"%s\", \"model\": {\"name\": \"tictactoe\", \"params\": {\"position\": "
+                 "[\"%s\", \"%s\", \"%s\"], \"rollouts\": 4}}, \"root_input\": {\"batch_size\": 3, \"num_actions\": 9}, "
+                 "\"search_params\": {\"num_simulations\": %d, \"seed\": %d}}",
+                 policies[p], ttt[0], ttt[1], ttt[2], sims[k], seed);
+        check_game_masks(body, &mctx_game_tictactoe, ttt, 3, NULL);
+      }
+}
+
+/* The same from a position given as root_input.embedding, with the
+ * request's own prior_logits (which favour the full column), and with the
+ * request's invalid_actions added to the rules' (OR). */
+TEST(game_masks_with_embeddings_logits_and_request_masks) {
+  setup();
+  static const char *const full4[] = {"444444", "444444"};
+  /* "444444": X and O alternate in column 4 (index 3): bitboard bits 21..26 */
+  uint32_t w[MCTX_GAME_MAX_WORDS];
+  mctx_status st;
+  ASSERT_EQ(mctx_game_parse(&mctx_game_connect4, "444444", 0, w, "position", &st), 0);
+  for (int p = 0; p < 2; p++) {
+    const char *pol = p ? "gumbel_muzero" : "muzero";
+    char body[2048];
+    snprintf(body, sizeof body,
+             "{\"search_type\": \"%s\", \"model\": \"connect4\", \"root_input\": {\"batch_size\": 2, "
+             "\"num_actions\": 7, \"embedding\": [[%u, %u, %u, %u, %u, %u], [%u, %u, %u, %u, %u, %u]], "
+             "\"prior_logits\": [[0, 0, 0, 9, 0, 0, 0], [0, 0, 0, 9, 0, 0, 0]], \"value\": [0, 0]}, "
+             "\"search_params\": {\"num_simulations\": 48, \"seed\": 5}}",
+             pol, w[0], w[1], w[2], w[3], w[4], w[5], w[0], w[1], w[2], w[3], w[4], w[5]);
+    check_game_masks(body, &mctx_game_connect4, full4, 2, NULL);
+    /* the request forbids column 1 in element 0 and says column 4 is
+     * valid in element 1: both stay invalid */
+    static const unsigned extra[] = {1u, 0u};
+    snprintf(body, sizeof body,
+             "{\"search_type\": \"%s\", \"model\": {\"name\": \"connect4\", \"params\": {\"position\": \"444444\"}}, "
+             "\"root_input\": {\"batch_size\": 2, \"num_actions\": 7, \"invalid_actions\": "
+             "[[1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]]}, \"search_params\": {\"num_simulations\": 48}}",
+             pol);
+    check_game_masks(body, &mctx_game_connect4, full4, 2, extra);
+  }
+  /* a request that forbids every legal move leaves nothing to search */
+  const char *none = "{\"model\": {\"name\": \"connect4\", \"params\": {\"position\": \"444444\"}}, \"root_input\": "
+                     "{\"batch_size\": 1, \"num_actions\": 7, \"invalid_actions\": [[1, 1, 1, 0, 1, 1, 1]]}}";
+  mctx_job *job = NULL;
+  ASSERT_EQ(mctx_job_prepare(&env, none, strlen(none), NULL, NULL, &job, &st), MCTX_EINVALID);
+  ASSERT_STREQ(st.field, "root_input.invalid_actions[0]");
+  ASSERT_CONTAINS(st.reason, "every legal move");
 }

@@ -8,7 +8,11 @@ machine without a GPU: it starts, searches (device_type "gpu" falls back to
 the CPU and says so), and /metrics carries no GPU memory gauges.
 
 The repository is built by the test: folders with a model.json of kind
-"builtin" (see tests/models/test-repository.c and docs/MODELS.md).
+"builtin" (see tests/models/test-repository.c and docs/MODELS.md). And a
+repository with an mlp network declared bf16 and a connect-four game: a
+request that gives no precision runs in the model's (reported in
+search_statistics and recorded in the history), a request's own wins; a
+full column gets no visits and is never chosen (muzero, gumbel_muzero).
 
 Usage: python3 test_models.py BUILD/mctx
 """
@@ -139,6 +143,91 @@ class ModelRepoTest(unittest.TestCase):
         self.assertEqual(self.models()["generation"], 13)
         self.assertTrue(results)
         self.assertEqual(set(results), {200}, [s for s in results if s != 200][:5])
+
+
+class DeclaredPrecisionAndGamesTest(unittest.TestCase):
+    """model.json's precision as the requests' default; game models' illegal
+    root moves masked without invalid_actions."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.repo = tempfile.mkdtemp(prefix="mctx-models-prec-")
+        tool = os.path.join(os.path.dirname(os.path.abspath(svc.BINARY)), "mctx-mlp-weights")
+        os.makedirs(os.path.join(cls.repo, "net-bf16"))
+        __import__("subprocess").run([tool, "--out", os.path.join(cls.repo, "net-bf16", "w.safetensors"), "--emb", "8",
+                                      "--hidden", "16", "--actions", "4", "--seed", "1"],
+                                     check=True, capture_output=True, timeout=svc.WAIT_S)
+        put(cls.repo, "net-bf16", {"kind": "mlp", "weights": "w.safetensors", "num_actions": 4, "precision": "bf16",
+                                   "engines": ["cpu", "cuda"]})
+        put(cls.repo, "c4", {"kind": "game", "game": "connect4", "params": {"rollouts": 4}})
+        cls.srv = Server("--model-dir", cls.repo)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.srv.stop()
+            if rc != 0:
+                raise AssertionError("the service exited with %s; log tail:\n%s" % (rc, "\n".join(cls.srv.raw[-60:])))
+        finally:
+            cls.srv.close()
+            shutil.rmtree(cls.repo, ignore_errors=True)
+
+    def search(self, req, rid=None):
+        r = self.srv.search(req, headers={"X-Request-ID": rid} if rid else None)
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def test_declared_precision_is_the_default(self):
+        listing = {m["name"]: m for m in self.srv.get("/api/v1/models").json["models"]}
+        self.assertEqual(listing["net-bf16"]["precision"], "bf16")
+        cases = [({}, "bf16"), ({"precision": "fp32"}, "fp32"), ({"precision": "fp16"}, "fp16"),
+                 ({"precision": "bf16"}, "bf16")]
+        for i, (extra, want) in enumerate(cases):
+            rid = "prec-%d-%d" % (os.getpid(), i)
+            req = small_request(seed=i, model="net-bf16", actions=4, sims=8, device_type="gpu")
+            req["search_params"].update(extra)
+            stats = self.search(req, rid)["search_statistics"]
+            self.assertEqual(stats["precision"], want, (extra, stats))
+            if stats["device"] == "gpu":
+                # what the network ran in on the GPU
+                self.assertEqual(stats["gpu"]["network_precision"], want, stats["gpu"])
+            else:
+                # the CPU computes in fp32 and reports the precision chosen
+                self.assertTrue(stats["fallback_reason"])
+            row = self.srv.wait_until(lambda: (lambda x: x.json if x.status == 200 else None)(
+                self.srv.get("/api/v1/searches/" + rid)), "history row " + rid)
+            self.assertEqual(row["config"]["precision"], want, row["config"])
+        # use_t4_optimizations without a precision keeps its own rule (fp32 asked)
+        req = small_request(model="net-bf16", actions=4, sims=8)
+        req["search_params"]["use_t4_optimizations"] = True
+        self.assertEqual(self.search(req)["search_statistics"]["precision"], "fp32")
+
+    def test_full_column_is_never_searched(self):
+        # column 4 (action 3) of "444444" is full; "4444441111117": columns 1 and 4
+        positions = ["444444", "4444441111117"]
+        full = [{3}, {0, 3}]
+        for model in ({"name": "c4", "params": {"position": positions}},
+                      {"name": "connect4", "params": {"position": positions, "rollouts": 4}}):
+            for policy in ("muzero", "gumbel_muzero"):
+                for seed in range(3):
+                    req = {"search_type": policy, "model": model,
+                           "root_input": {"batch_size": 2, "num_actions": 7},
+                           "search_params": {"num_simulations": 64, "seed": seed}, "return_tree": "arrays"}
+                    res = self.search(req)
+                    visits = res["search_statistics"]["root_visit_counts"]
+                    for b in range(2):
+                        for a in full[b]:
+                            self.assertEqual(visits[b][a], 0, (model["name"], policy, seed, visits))
+                            self.assertEqual(res["action_weights"][b][a], 0.0, res["action_weights"])
+                            self.assertEqual(res["search_tree"]["root_invalid_actions"][b][a], 1)
+                        self.assertNotIn(res["action"][b], full[b], (model["name"], policy, seed, res["action"]))
+                        self.assertEqual(sum(visits[b]), 64)
+        # a request's own invalid_actions are added; leaving no legal move is refused
+        req = {"model": {"name": "c4", "params": {"position": "444444"}},
+               "root_input": {"batch_size": 1, "num_actions": 7, "invalid_actions": [[1, 1, 1, 0, 1, 1, 1]]}}
+        r = self.srv.search(req)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["details"]["field"], "root_input.invalid_actions[0]", r.json)
 
 
 class NoRepoNoGpuTest(svc.ServiceTest):
