@@ -83,6 +83,12 @@ typedef struct mctx_model_info {
   int engines;                  /* MCTX_ENGINE_* bits it can run on */
   const char *precision;        /* "fp32", "fp16", "bf16" */
   int32_t preferred_batch;      /* elements per step call it runs best with; 0: any */
+  /* 1 when an element's outputs may depend on the other elements of the
+   * step's batch (a BLAS rounds a row differently with the number of rows;
+   * a plugin's code is unknown): the service then never merges requests for
+   * this model into one search (dynamic batching), so that each gets exactly
+   * the result it gets alone. 0 (the default): outputs are per element. */
+  int batch_dependent;
 } mctx_model_info;
 
 enum { MCTX_EMB_BYTES = 0, MCTX_EMB_U32 = 1, MCTX_EMB_F32 = 2 };

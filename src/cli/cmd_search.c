@@ -18,13 +18,14 @@
 #include "cli/cli.h"
 #include "mctx/dist.h"
 #include "mctx/json.h"
+#include "models/repository.h"
 #include "util/jsonw.h"
 
 static void help(void) {
   printf(
       "usage: mctx search --input FILE|- [--tree FILE] [--tree-format nested|arrays]\n"
       "                   [--engine auto|cpu|cuda] [--threads N] [--max-simulations N]\n"
-      "                   [--max-tree-mib N] [--default-model NAME]\n"
+      "                   [--max-tree-mib N] [--default-model NAME] [--model-dir DIR]\n"
       "                   [--distributed [--num-devices N] [--partition batch|search]\n"
       "                    [--merge sum_visits|max_value|consensus] [--gpus auto|none|LIST]\n"
       "                    [--cpu-devices N] [--nccl auto|off] [--fail-device K]]\n\n"
@@ -39,7 +40,9 @@ static void help(void) {
       "  --threads N          CPU engine threads (default: one per core)\n"
       "  --max-simulations N  limit on num_simulations (default 100000)\n"
       "  --max-tree-mib N     memory budget of one search tree (default 4096)\n"
-      "  --default-model NAME model of requests that name none (default synthetic)\n\n"
+      "  --default-model NAME model of requests that name none (default synthetic)\n"
+      "  --model-dir DIR      a model repository (docs/MODELS.md): its models by name,\n"
+      "                       as the service serves them (default: none, MCTX_MODEL_DIR)\n\n"
       "Distributed search (docs/DISTRIBUTED.md); also `mpirun -np N mctx search --distributed`:\n"
       "  --distributed        run the request over the device mesh: this process's GPUs (or\n"
       "                       its CPU devices) and, under mpirun, every process's; sets\n"
@@ -183,6 +186,7 @@ static int open_mesh(const dist_flags *df, int threads, const char *engine, mctx
 int mctx_cmd_search(int argc, char **argv) {
   const char *input = NULL, *tree_path = NULL, *tree_format = "nested";
   const char *engine = "auto";
+  const char *model_dir = getenv("MCTX_MODEL_DIR");
   int threads = 0;
   dist_flags df;
   memset(&df, 0, sizeof df);
@@ -205,6 +209,7 @@ int mctx_cmd_search(int argc, char **argv) {
     else if (strcmp(a, "--max-simulations") == 0) env.limits.max_num_simulations = atoi(v);
     else if (strcmp(a, "--max-tree-mib") == 0) env.limits.max_tree_bytes = (size_t)strtoull(v, NULL, 10) << 20;
     else if (strcmp(a, "--default-model") == 0) env.default_model = v;
+    else if (strcmp(a, "--model-dir") == 0) model_dir = v;
     else if (strcmp(a, "--num-devices") == 0) df.num_devices = atoi(v);
     else if (strcmp(a, "--partition") == 0) df.partition = v;
     else if (strcmp(a, "--merge") == 0) df.merge = v;
@@ -290,6 +295,18 @@ int mctx_cmd_search(int argc, char **argv) {
     if (df.on) mctx_dist_shutdown();
     return 1;
   }
+  mctx_model_repo *repo = NULL;
+  if (model_dir && model_dir[0]) {
+    if (mctx_model_repo_open(model_dir, &repo, &st) != 0) {
+      mctx_cli_error("search", "model repository %s: %s%s%s", model_dir, st.field, st.field[0] ? ": " : "",
+                     st.reason);
+      mctx_api_engines_close(&env);
+      free(body);
+      if (df.on) mctx_dist_shutdown();
+      return 1;
+    }
+    env.models = repo;
+  }
   mctx_job *job = NULL;
   mctx_buf out;
   mctx_buf_init(&out, (size_t)1 << 31);
@@ -323,6 +340,7 @@ int mctx_cmd_search(int argc, char **argv) {
   }
   mctx_buf_free(&out);
   mctx_job_free(job);
+  mctx_model_repo_free(repo);
   mctx_api_engines_close(&env);
   free(body);
   if (df.on) mctx_dist_shutdown();

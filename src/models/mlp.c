@@ -601,6 +601,7 @@ int mctx_mlp_model_create(mctx_mlp_weights *w, const mctx_json *params, const mc
   m->info.engines = MCTX_ENGINE_CPU;
   m->info.precision = "fp32";
   m->info.preferred_batch = 0;
+  m->info.batch_dependent = 1; /* the CPU forward pass is one sgemm over the rows */
   /* The CUDA engine runs the dynamics and prediction on the GPU with
    * cuBLASLt (the representation, when there is one, runs at the root on the
    * CPU: embeddings hold states). */

@@ -373,6 +373,7 @@ int mctx_plugin_model_create(mctx_plugin_lib *lib, const char *model_name, const
   m->info.engines = MCTX_ENGINE_CPU;
   m->info.precision = "fp32";
   m->info.preferred_batch = 0;
+  m->info.batch_dependent = 1; /* its code may compute across the batch */
   return 0;
 }
 

@@ -59,13 +59,19 @@ typedef struct bandit_emb {
 
 static int bandit_root(void *self, int32_t n, int32_t first, const void *emb_in, float *logits, float *value,
                        void *emb_out, mctx_status *st) {
-  (void)emb_in; (void)st;
+  (void)st;
   simple *m = self;
   bandit_emb *out = emb_out;
   memset(logits, 0, (size_t)n * (size_t)m->A * sizeof(float));
   for (int32_t i = 0; i < n; i++) {
-    out[i].depth = 0;
-    out[i].index = first + i;
+    /* the request's embedding [depth, element] when it gives one (the step
+     * checks the element), else the bandit's root: depth 0, this element */
+    if (emb_in) {
+      out[i] = ((const bandit_emb *)emb_in)[i];
+    } else {
+      out[i].depth = 0;
+      out[i].index = first + i;
+    }
     value[i] = 0.0f;
   }
   return 0;

@@ -265,6 +265,23 @@ class RateLimitTest(ServiceTest):
             self.assertIsNone(r.header("X-RateLimit-Limit"))
 
 
+class OpenModeRateLimitTest(ServiceTest):
+    """Without keys, the client is its IP address: the limit holds per
+    address, and the refusal names it."""
+    FLAGS = ("--rate-limit-search", "2", "--rate-limit-other", "2")
+
+    def test_limit_per_ip(self):
+        self.assertEqual([self.srv.search(small_request()).status for _ in range(2)], [200, 200])
+        r = self.srv.search(small_request())
+        self.assertEnvelope(r, 429, "rate_limit")
+        self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        self.assertIn("ip:127.0.0.1", r.json["message"])
+        # another route has its own bucket; health is never limited
+        self.assertEqual(self.srv.get("/api/v1/stats/daily").status, 200)
+        for _ in range(5):
+            self.assertEqual(self.srv.get("/health/live").status, 200)
+
+
 class RateLimitConfigTest(unittest.TestCase):
     def run_cmd(self, *args, env=None):
         e = {k: v for k, v in os.environ.items() if not k.startswith("MCTX_")}

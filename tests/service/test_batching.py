@@ -125,6 +125,38 @@ class BatchingTest(unittest.TestCase):
     def test_muzero(self):
         self.check(requests_for("muzero", [2, 1, 1], seed0=50))
 
+    def test_batch_dependent_models_run_alone(self):
+        # The mlp model's CPU forward pass rounds a row differently with the
+        # number of rows (one sgemm over the batch), so its requests are never
+        # merged: each runs at once, alone, even on a service that would wait
+        # ten minutes to fill a batch.
+        reqs = requests_for("gumbel_muzero", [1, 2], actions=8, sims=8, seed0=90)
+        for q in reqs:
+            q["model"] = {"name": "mlp", "params": {"emb": 8, "hidden": 16, "seed": 3}}
+            b = len(q["root_input"]["value"])
+            del q["root_input"]["prior_logits"], q["root_input"]["value"]
+            q["root_input"].update(batch_size=b, num_actions=8)
+        srv = Server("--workers", "1", "--batch-max", 64, "--batch-max-delay-us", "600000000")
+        try:
+            results = [None] * len(reqs)
+
+            def send(i):
+                results[i] = srv.search(reqs[i])
+
+            threads = [threading.Thread(target=send, args=(i,)) for i in range(len(reqs))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(svc.WAIT_S)
+            for r in results:
+                self.assertIsNotNone(r)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("X-Batch-Jobs"), "1")
+                self.assertEqual(r.json["search_statistics"]["batched_with"], 0)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
 
 if __name__ == "__main__":
     svc.main()

@@ -222,6 +222,28 @@ class FlagsTest(unittest.TestCase):
         self.assertIn("MCTX_API_KEYS", p.stdout)
         self.assertIn("MCTX_DB_URL", p.stdout)
 
+    def test_request_limits_are_configurable(self):
+        # the limits a request is checked against, set by flag and by variable
+        srv = Server("--max-num-simulations", "40", "--max-batch-size", "4", "--max-num-actions", "10",
+                     env={"MCTX_MAX_TREE_BYTES": "16K"})
+        try:
+            def req(sims=8, batch=1, actions=8):
+                return {"root_input": {"batch_size": batch, "num_actions": actions}, "model": "mock",
+                        "search_params": {"num_simulations": sims}}
+            self.assertEqual(srv.search(req()).status, 200)
+            for body, field, words in ((req(sims=41), "search_params.num_simulations", "40"),
+                                       (req(batch=5), "root_input.batch_size", "4"),
+                                       (req(actions=11), "root_input.num_actions", "10"),
+                                       (req(sims=40, batch=4, actions=10), "search_params.num_simulations", "budget")):
+                r = srv.search(body)
+                self.assertEqual(r.status, 400, (body, r))
+                self.assertEqual(r.json["details"]["field"], field, r)
+                self.assertIn(words, r.json["message"], r)
+            self.assertEqual(srv.search(req(sims=40)).status, 200)
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
     def test_bad_flags(self):
         for args in (("--port", "http"), ("--port", "70000"), ("--nope",), ("--log-level", "loud"),
                      ("--max-body-bytes", "12Q"), ("stray",)):
