@@ -61,6 +61,10 @@ typedef struct mctx_json_limits {
  * mctx_json_doc_free(). `limits` may be NULL for the defaults. */
 mctx_json_doc *mctx_json_parse(const char *text, size_t len,
                                const mctx_json_limits *limits, mctx_status *st);
+/* Whether `len` bytes of `text` are one JSON document that mctx_json_parse
+ * accepts (nesting at most max_depth; <= 0: 64), without building it: memory
+ * stays constant whatever the length. Returns 0, or the error with `st`. */
+int mctx_json_valid(const char *text, size_t len, int max_depth, mctx_status *st);
 /* The root value; borrowed from the document. */
 const mctx_json *mctx_json_root(const mctx_json_doc *doc);
 /* Frees the document and every value in it. NULL is a harmless no-op. */

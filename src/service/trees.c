@@ -141,8 +141,29 @@ static size_t skip_value(const char *p, size_t i, size_t n) {
     }
     return 0;
   }
+  /* true, false, null, or a number as JSON writes it */
+  static const char *const words[] = {"true", "false", "null"};
+  for (int w = 0; w < 3; w++) {
+    size_t k = strlen(words[w]);
+    if (n - i >= k && memcmp(p + i, words[w], k) == 0) return i + k;
+  }
   size_t start = i;
-  while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']' && p[i] != ' ' && p[i] != '\n') i++;
+  if (i < n && p[i] == '-') i++;
+  if (i >= n || p[i] < '0' || p[i] > '9') return 0;
+  if (p[i] == '0') i++;
+  else while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+  if (i < n && p[i] == '.') {
+    size_t d = ++i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    if (i == d) return 0;
+  }
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    i++;
+    if (i < n && (p[i] == '+' || p[i] == '-')) i++;
+    size_t d = i;
+    while (i < n && p[i] >= '0' && p[i] <= '9') i++;
+    if (i == d) return 0;
+  }
   return i > start ? i : 0;
 }
 
@@ -224,6 +245,14 @@ void mctx_h_search_tree(mctx_server *s, mctx_svc_req *r) {
   if (find_member(doc, dlen, format, &vs, &ve) != 0) {
     free(doc);
     mctx_svc_error(r, 500, "tree", "the stored tree of %s has no '%s' member", id, format);
+    return;
+  }
+  /* The member goes into the answer as it is: it must be JSON (a stored
+   * document that is not, from a damaged database, is refused, never sent). */
+  if (mctx_json_valid(doc + vs, ve - vs, 256, &st) != 0) {
+    free(doc);
+    mctx_svc_error(r, 500, "tree", "the stored tree of %s is damaged: its '%s' member is not JSON (%s)", id, format,
+                   st.reason);
     return;
   }
   mctx_jw w;

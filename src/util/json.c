@@ -188,6 +188,59 @@ static const yajl_callbacks CALLBACKS = {
   cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
 };
 
+/* ==== Validation without a document ==== */
+
+typedef struct validator {
+  int depth, max_depth, error, roots;
+} validator;
+
+static int v_scalar(void *ctx) {
+  validator *v = ctx;
+  if (v->depth == 0) v->roots++;
+  return 1;
+}
+static int v_bool(void *ctx, int b) { (void)b; return v_scalar(ctx); }
+static int v_string(void *ctx, const unsigned char *s, size_t n) { (void)s; (void)n; return v_scalar(ctx); }
+static int v_key(void *ctx, const unsigned char *s, size_t n) { (void)ctx; (void)s; (void)n; return 1; }
+static int v_number(void *ctx, const char *s, size_t n) {
+  validator *v = ctx;
+  double d;
+  int64_t i;
+  int is_int;
+  if (mctx_parse_number(s, n, &d, &i, &is_int) != 0) { v->error = 3; return 0; }
+  return v_scalar(ctx);
+}
+static int v_open(void *ctx) {
+  validator *v = ctx;
+  if (v->depth == 0) v->roots++;
+  if (++v->depth > v->max_depth) { v->error = 1; return 0; }
+  return 1;
+}
+static int v_close(void *ctx) {
+  validator *v = ctx;
+  v->depth--;
+  return 1;
+}
+
+static const yajl_callbacks VALIDATE = {
+  v_scalar, v_bool, NULL, NULL, v_number, v_string, v_open, v_key, v_close, v_open, v_close
+};
+
+int mctx_json_valid(const char *text, size_t len, int max_depth, mctx_status *st) {
+  validator v = {0, max_depth > 0 ? max_depth : 64, 0, 0};
+  yajl_handle h = yajl_alloc(&VALIDATE, NULL, &v);
+  if (!h) return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
+  yajl_status ys = yajl_parse(h, (const unsigned char *)text, len);
+  if (ys == yajl_status_ok) ys = yajl_complete_parse(h);
+  size_t at = yajl_get_bytes_consumed(h);
+  yajl_free(h);
+  if (ys == yajl_status_ok && v.roots == 1 && v.depth == 0) return 0;
+  if (v.error == 1) return mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON nested deeper than %d levels (at byte %zu)",
+                                           v.max_depth, at);
+  if (v.error == 3) return mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON number near byte %zu", at);
+  return mctx_status_set(st, MCTX_EPARSE, NULL, "not one JSON document (error near byte %zu of %zu)", at, len);
+}
+
 mctx_json_doc *mctx_json_parse(const char *text, size_t len,
                                const mctx_json_limits *limits, mctx_status *st) {
   mctx_json_limits lim = { 64, 0 };

@@ -112,3 +112,25 @@ TEST(json_writer_output_is_valid_utf8_whatever_the_input) {
   mctx_json_doc_free(d);
   mctx_buf_free(&b);
 }
+
+/* fuzz-tree, 2026-12-07: the stored-tree reader's member scanner took a
+ * value that starts with a vertical tab for a scalar and cut it at the next
+ * comma ('\v{"a":[1'), and the service would have sent those bytes as JSON.
+ * Scalars are now scanned as JSON writes them, and the member is validated
+ * (mctx_json_valid, no document built) before it is sent. */
+TEST(tree_member_is_json_or_refused) {
+  mctx_status st;
+  const char *cut = "\v\v{\"a\":[1";
+  ASSERT(mctx_json_valid(cut, strlen(cut), 256, &st) != 0);
+  ASSERT(st.reason[0] != '\0');
+  const char *ok[] = {"{\"a\":[1, 2]}", "[]", "-0.5e+3", "true", "\"x\\u00e9\"", " null "};
+  for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) ASSERT_EQ(mctx_json_valid(ok[i], strlen(ok[i]), 256, &st), 0);
+  const char *bad[] = {"", "{", "[1,]", "01", "1 2", "{\"a\":1}{}", "nul", "\"\\q\""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ASSERT(mctx_json_valid(bad[i], strlen(bad[i]), 256, &st) != 0);
+  /* nesting beyond the bound is refused without building anything */
+  char deep[600];
+  memset(deep, '[', 300);
+  memset(deep + 300, ']', 300);
+  ASSERT_EQ(mctx_json_valid(deep, 600, 256, &st), MCTX_ELIMIT);
+  ASSERT_EQ(mctx_json_valid(deep, 600, 512, &st), 0);
+}
