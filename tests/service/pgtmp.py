@@ -164,8 +164,26 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def required(what):
+    """Whether MCTX_TEST_REQUIRE (set by .ci/run for what scripts/setup.sh
+    installs) names `what` (or "all"): then a missing component fails the
+    test instead of skipping it."""
+    r = os.environ.get("MCTX_TEST_REQUIRE", "")
+    return "all" in r or what in r
+
+
 def start():
-    """A running cluster, or Unavailable with the reason."""
+    """A running cluster, or Unavailable with the reason (a RuntimeError when
+    MCTX_TEST_REQUIRE names postgres)."""
+    try:
+        return _start()
+    except Unavailable as e:
+        if required("postgres"):
+            raise RuntimeError("PostgreSQL is required here (MCTX_TEST_REQUIRE) but unavailable: %s" % e)
+        raise
+
+
+def _start():
     c = Cluster()
     try:
         c.init()

@@ -32,7 +32,11 @@ static int prepare(const char *name, int odbc, char *url, size_t cap, char *dir,
   if (pg_state < 0) { snprintf(why, wcap, "no PostgreSQL server could be started: %s", pg.why); return 77; }
   if (!tmpdir[0]) { snprintf(why, wcap, "no temporary directory"); return 77; }
   const char *driver = pgtmp_psqlodbc();
-  if (odbc && !driver) { snprintf(why, wcap, "the psqlODBC driver is not installed (odbc-postgresql)"); return 77; }
+  if (odbc && !driver) {
+    snprintf(why, wcap, "the psqlODBC driver is not installed (odbc-postgresql)");
+    pgtmp_unavailable("odbc", why);
+    return 77;
+  }
   if (!pg.running && pgtmp_resume(&pg) != 0) { snprintf(why, wcap, "restart failed: %s", pg.why); return 77; }
   char sql[128];
   snprintf(sql, sizeof sql, "CREATE DATABASE t_%s", name);

@@ -16,6 +16,7 @@ static int suite_prepare(const char *name, char *url, size_t cap, char *why, siz
   if (!driver) {
     snprintf(why, whycap, "the psqlODBC driver (psqlodbcw.so) is not installed: apt-get install odbc-postgresql, "
              "or set MCTX_TEST_PSQLODBC");
+    pgtmp_unavailable("odbc", why);
     return 77;
   }
   if (pg_state == 0) {
