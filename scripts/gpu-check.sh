@@ -1,19 +1,34 @@
 #!/usr/bin/env bash
 # scripts/gpu-check.sh: the GPU side of mctx-c, on a machine with an NVIDIA GPU.
 #
-#   scripts/gpu-check.sh [BUILD_DIR]
+#   scripts/gpu-check.sh [BUILD_DIR | BUNDLE.tar.xz]
 #
-# Builds (unless BUILD_DIR already holds a build), runs the GPU tests (parity
-# with the CPU engine), runs them again under compute-sanitizer (memcheck and
-# racecheck), measures the card's copy bandwidth, and prints the benchmark
-# table of docs/BENCHMARKS.md. When DeepMind's mctx is present (MCTX_SRC, a
-# checkout of google-deepmind/mctx) and JAX is installed, mctx is measured in
-# the same run with shared/bench/bench_mctx.py (BENCH_MCTX) and the table gives
-# the ratios (MCTX_ONLY=0,3,... picks bench_mctx.py's cases). SKIP_TESTS=1
-# goes straight to the measurements; SKIP_BENCH=1 stops after the tests. Writes everything under OUT_DIR (default build-gpu/out).
+# Builds (unless BUILD_DIR already holds a build; a bundle of
+# bench/gpu/bundle.sh is unpacked instead), runs the GPU tests (parity with
+# the CPU engine, for each search kernel: the sparse muzero kernel and, with
+# MCTX_CUDA_SPARSE=0, the fused one), runs them again under compute-sanitizer
+# (memcheck and racecheck), measures the card's copy bandwidth, and prints
+# the benchmark table of docs/BENCHMARKS.md. When DeepMind's mctx is present
+# (MCTX_SRC, a checkout of google-deepmind/mctx) and JAX is installed, mctx
+# is measured in the same run with shared/bench/bench_mctx.py (BENCH_MCTX)
+# and the table gives the ratios (MCTX_ONLY=0,3,... picks bench_mctx.py's
+# cases). SKIP_TESTS=1 goes straight to the measurements; SKIP_BENCH=1 stops
+# after the tests; SKIP_SANITIZER=1 skips compute-sanitizer; SPARSE_AB=1 also
+# times the muzero cases on the fused kernel; LOCAL_AB=1 the batch-1 cases
+# with their tree in device memory (MCTX_CUDA_LOCAL=0); TRACE=1 adds a run of each
+# batch-1 case with MCTX_CUDA_TRACE=1 (where its wall time goes). Writes
+# everything under OUT_DIR (default BUILD_DIR/out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-gpu}
+case "$BUILD" in
+  *.tar.xz)
+    dest=/tmp/mctx-gpu-bundle
+    rm -rf "$dest" && mkdir -p "$dest" && tar -C "$dest" -xJf "$BUILD" || exit 1
+    export LD_LIBRARY_PATH="$dest/lib:$dest/mpilib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    BUILD=$dest
+    ;;
+esac
 OUT_DIR=${OUT_DIR:-$BUILD/out}
 mkdir -p "$OUT_DIR"
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -29,14 +44,24 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 status=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
 echo "== GPU tests"
-"$BUILD/tests/cuda-test-parity" 2>&1 | tee "$OUT_DIR/parity.log" | tail -8 || status=1
-grep -q "0 failed" "$OUT_DIR/parity.log" || status=1
-if [ -x "$BUILD/tests/cuda-test-network" ]; then
-  "$BUILD/tests/cuda-test-network" 2>&1 | tee "$OUT_DIR/network.log" | tail -12 || status=1
-  grep -q " 0 failed" "$OUT_DIR/network.log" || status=1
-fi
+# default: the sparse kernel for muzero and trees in shared memory for small
+# batches; then each kernel without them (MCTX_CUDA_LOCAL=0: trees in device
+# memory; MCTX_CUDA_SPARSE=0: the fused kernel), on fewer random requests
+for kernel in default global fused; do
+  sp=1 local=1 cases=${PARITY_CASES:-300}
+  [ $kernel = global ] && local=0 cases=${OTHER_PARITY_CASES:-$cases}
+  [ $kernel = fused ] && sp=0 local=0 cases=${OTHER_PARITY_CASES:-$cases}
+  MCTX_CUDA_SPARSE=$sp MCTX_CUDA_LOCAL=$local MCTX_PARITY_CASES=$cases "$BUILD/tests/cuda-test-parity" 2>&1 |
+    tee "$OUT_DIR/parity-$kernel.log" | tail -4 || status=1
+  grep -q " 0 failed" "$OUT_DIR/parity-$kernel.log" || { echo "parity ($kernel kernel) FAILED"; status=1; }
+done
+for t in network callback; do
+  [ -x "$BUILD/tests/cuda-test-$t" ] || continue
+  "$BUILD/tests/cuda-test-$t" 2>&1 | tee "$OUT_DIR/$t.log" | tail -6 || status=1
+  grep -q " 0 failed" "$OUT_DIR/$t.log" || { echo "$t FAILED"; status=1; }
+done
 
-if command -v compute-sanitizer >/dev/null; then
+if [ "${SKIP_SANITIZER:-0}" != 1 ] && command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer"
   for tool in memcheck racecheck; do
     MCTX_PARITY_CASES=${SANITIZER_CASES:-12} compute-sanitizer --tool $tool --error-exitcode 99 \
@@ -51,6 +76,7 @@ fi
 
 if [ "${SKIP_BENCH:-0}" = 1 ]; then exit $status; fi
 
+if [ "${SKIP_BANDWIDTH:-0}" != 1 ]; then
 echo "== the card's copy bandwidth (device to device, bytes read + written)"
 python3 - <<'PY' 2>/dev/null | tee "$OUT_DIR/bandwidth.txt" || echo "(no PyTorch: bandwidth not measured)"
 import torch
@@ -65,8 +91,9 @@ e.record(); torch.cuda.synchronize()
 ms = s.elapsed_time(e) / 20
 print("copy_bandwidth_GBps %.1f" % (2 * n / ms / 1e6))
 PY
+fi
 
-if command -v ncu >/dev/null; then
+if [ "${SKIP_NCU:-0}" != 1 ] && command -v ncu >/dev/null; then
   echo "== DRAM traffic of one search (ncu), gumbel_muzero B=1024 A=64 S=64"
   ncu --clock-control none --metrics dram__bytes_read.sum,dram__bytes_write.sum,gpu__time_duration.sum \
     --kernel-name regex:search_kernel --launch-skip 1 --launch-count 1 \
@@ -101,6 +128,27 @@ for c in "${CASES[@]}"; do
   extra=()
   case "$c" in *"--model mlp"*) extra=(--model-params "$MLP");; esac
   "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json | tee -a "$OUT_DIR/bench.jsonl"
+  case "$c" in
+    *"--policy muzero"*)
+      if [ "${SPARSE_AB:-0}" = 1 ]; then
+        MCTX_CUDA_SPARSE=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "fused", /' | tee -a "$OUT_DIR/bench.jsonl"
+      fi;;
+  esac
+  case "$c" in
+    *"--batch 1 "*"--actions 64 "*|*"--batch 1 "*"--actions 16 "*)
+      if [ "${LOCAL_AB:-0}" = 1 ]; then
+        MCTX_CUDA_LOCAL=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "global tree", /' | tee -a "$OUT_DIR/bench.jsonl"
+      fi;;
+  esac
+  case "$c" in
+    *"--batch 1 "*)
+      if [ "${TRACE:-0}" = 1 ]; then
+        MCTX_CUDA_TRACE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat 5 --json 2>&1 >/dev/null |
+          tail -2 | tee -a "$OUT_DIR/trace.txt"
+      fi;;
+  esac
 done
 
 if [ -n "${MCTX_SRC:-}" ] && [ -f "${BENCH_MCTX:-}" ]; then
@@ -140,7 +188,8 @@ for r in ours:
     m = mctx.get(key)
     print("| %s | %d | %d | %d | %s | %.3f | %.3g | %s | %s |" % (
         r["policy"], r["batch"], r["actions"], r["simulations"],
-        r["model"] + ("" if r["model"] == "synthetic" else " " + r.get("precision", "") + ("" if r.get("aligned", 1) else " unaligned")),
+        r["model"] + ("" if r["model"] == "synthetic" else " " + r.get("precision", "") + ("" if r.get("aligned", 1) else " unaligned"))
+        + (" (%s)" % ("fused kernel" if r["kernel"] == "fused" else r["kernel"]) if r.get("kernel") else ""),
         r["median_ms"], r["sims_per_s"],
         "%.2f" % m if m else "-", "%.1fx" % (m / r["median_ms"]) if m else "-"))
 PY

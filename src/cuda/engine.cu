@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/reduce-impl.h"
 #include "cuda/fast.cuh"
+#include "cuda/sparse.cuh"
 #include "cuda/net.cuh"
 #include "cuda/games.cuh"
 
@@ -41,6 +43,13 @@ struct cuda_engine {
   size_t lt_ws_bytes;
   void *netbuf;
   size_t netbuf_bytes;
+  /* shared memory a block may have (cudaDevAttrMaxSharedMemoryPerBlockOptin),
+   * and what the sparse kernel was last allowed */
+  int smem_optin;
+  int sm_count;
+  struct { const void *kernel; size_t bytes; } smem_set[16];
+  double trace_kernel_ms;  /* MCTX_CUDA_TRACE */
+  unsigned long long *stats; /* MCTX_CUDA_TRACE: the sparse kernel's counters (device) */
 };
 
 /* Bump allocation inside one block, 256-byte aligned. */
@@ -664,6 +673,83 @@ extern "C" int mctx_engine_cuda_mlp_eval(mctx_engine *base, const mctx_cuda_mlp 
   return 0;
 }
 
+/* MCTX_CUDA_TRACE=1: one line per search on stderr with where its wall time
+ * went on the host (planning, enqueueing, waiting for the device) and the
+ * kernels' own time from CUDA events, to tell launch and copy overhead from
+ * the search itself (bench/gpu: the batch-1 cases). */
+static int trace_on(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("MCTX_CUDA_TRACE");
+    on = v && strcmp(v, "1") == 0;
+  }
+  return on;
+}
+
+static double host_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Whether the chunk runs the sparse muzero kernel (cuda/sparse.cuh), and
+ * with how many warps (one batch element each) per block: muzero on a fresh
+ * tree with a q-transform whose unvisited values are one constant, at most
+ * 384 actions, and one warp's records within a block's shared memory.
+ * MCTX_CUDA_SPARSE=0 turns it off (the fused kernel then runs). */
+static int sparse_plan(cuda_engine *e, const DevSearch *s, int continue_tree, int32_t A, size_t *dyn) {
+  static int off = -1;
+  if (off < 0) {
+    const char *v = getenv("MCTX_CUDA_SPARSE");
+    off = v && strcmp(v, "0") == 0;
+  }
+  if (off || continue_tree || s->policy != MCTX_POLICY_MUZERO || A > 384) return 0;
+  if (s->qt.kind != MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS && s->qt.kind != MCTX_QTRANSFORM_BY_MIN_MAX) return 0;
+  /* the kernel's static shared memory: the backward pass's staging */
+  size_t fixed = 2 * 4 * MCTX_SEG * sizeof(float);
+  size_t avail = e->smem_optin > (int)fixed ? (size_t)e->smem_optin - fixed : 0;
+  size_t table = mctx__sp_table_bytes(s->S), warp = mctx__sp_warp_bytes(s->t.N);
+  int warps = 4;
+  while (warps > 0 && table + (size_t)warps * warp > avail) warps--;
+  if (warps > 0) *dyn = table + (size_t)warps * warp;
+  return warps;
+}
+
+/* Lets kernel `k` have `bytes` of dynamic shared memory (once per size). */
+static int allow_smem(cuda_engine *e, const void *k, size_t bytes, mctx_status *st) {
+  int i = 0;
+  for (; i < (int)(sizeof e->smem_set / sizeof e->smem_set[0]) && e->smem_set[i].kernel; i++)
+    if (e->smem_set[i].kernel == k) break;
+  if (i < (int)(sizeof e->smem_set / sizeof e->smem_set[0]) && e->smem_set[i].kernel == k &&
+      e->smem_set[i].bytes >= bytes)
+    return 0;
+  CUDA_CHECK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes), st);
+  if (i < (int)(sizeof e->smem_set / sizeof e->smem_set[0])) {
+    e->smem_set[i].kernel = k;
+    e->smem_set[i].bytes = bytes;
+  }
+  return 0;
+}
+
+/* Whether the chunk's elements run with their trees in shared memory
+ * (cuda/local.cuh): a built-in model, at most 128 actions, no more elements
+ * than the card has multiprocessors (one warp per block: more elements would
+ * leave each SM's other warps idle), and the tree, its path and (sparse) the
+ * element's records within a block's shared memory. Returns the tree's bytes,
+ * or 0. MCTX_CUDA_LOCAL=0 turns it off. */
+static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A, int32_t E, int sparse) {
+  static int off = -1;
+  if (off < 0) {
+    const char *v = getenv("MCTX_CUDA_LOCAL");
+    off = v && strcmp(v, "0") == 0;
+  }
+  if (off || A > 128 || n > e->sm_count) return 0;
+  LocalPlan p = mctx__local_plan(s->t.N, A, E, s->t.is_decision != NULL, s->t.root_gumbel != NULL, sizeof(PathEntry));
+  size_t need = p.total + 2 * 4 * MCTX_SEG * sizeof(float);
+  if (sparse) need += mctx__sp_table_bytes(s->S) + mctx__sp_warp_bytes(s->t.N);
+  return need <= (size_t)e->smem_optin ? p.total : 0;
+}
+
 /* One chunk: inputs in, the kernel, outputs (and the tree, when asked) out. */
 static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int32_t b0, int32_t n, int32_t B,
                      int32_t A, int32_t Ad, int32_t E, int continue_tree, mctx_tree *tree, NetPlan *net,
@@ -690,19 +776,56 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
   }
   int threads = 128, warps = threads / 32;
   int blocks = (n + warps - 1) / warps;
-  if (net) {
+  cudaEvent_t ev0 = NULL, ev1 = NULL;
+  if (trace_on() && cudaEventCreate(&ev0) == cudaSuccess && cudaEventCreate(&ev1) == cudaSuccess)
+    CUDA_CHECK(cudaEventRecord(ev0, str), st);
+  int sp_warps = 0;
+  size_t sp_dyn = 0;
+  if (!net && !cb) sp_warps = sparse_plan(e, s, continue_tree, A, &sp_dyn);
+  size_t local = !net && !cb ? local_plan(e, s, n, A, E, sp_warps > 0) : 0;
+  if (local) {
+    /* one warp per block, the element's tree in its shared memory */
+    size_t dyn = local + (sp_warps > 0 ? mctx__sp_table_bytes(s->S) + mctx__sp_warp_bytes(s->t.N) : 0);
+    void (*kern)(DevSearch);
+    if (sp_warps > 0)
+      kern = A <= 32 ? mctx__search_kernel_sp<1, true> : A <= 64 ? mctx__search_kernel_sp<2, true>
+                                                                    : mctx__search_kernel_sp<4, true>;
+    else
+      kern = A <= 32 ? mctx__search_kernel_k<1, true> : A <= 64 ? mctx__search_kernel_k<2, true>
+                                                                   : mctx__search_kernel_k<4, true>;
+    int rc = allow_smem(e, (const void *)kern, dyn, st);
+    if (rc) return rc;
+    kern<<<n, 32, dyn, str>>>(*s);
+    e->mem.last_path = sp_warps > 0 ? "fused_sparse_local" : "fused_local";
+  } else if (sp_warps > 0) {
+    void (*kern)(DevSearch) = A <= 32 ? mctx__search_kernel_sp<1, false> : A <= 64 ? mctx__search_kernel_sp<2, false>
+                              : A <= 128 ? mctx__search_kernel_sp<4, false> : mctx__search_kernel_sp<12, false>;
+    int rc = allow_smem(e, (const void *)kern, sp_dyn, st);
+    if (rc) return rc;
+    kern<<<(n + sp_warps - 1) / sp_warps, 32 * sp_warps, sp_dyn, str>>>(*s);
+    e->mem.last_path = "fused_sparse";
+  } else if (net) {
     int rc = net_chunk(e, *s, net, n, st);
     if (rc) return rc;
   } else if (cb) {
     int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
-  } else if (A <= 32) mctx__search_kernel_k<1><<<blocks, threads, 0, str>>>(*s);
+  } else if (A <= 32) mctx__search_kernel_k<1, false><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */
-  else if (A <= 64) mctx__search_kernel_k<2><<<blocks, threads, 0, str>>>(*s);
-  else if (A <= 128) mctx__search_kernel_k<4><<<blocks, threads, 0, str>>>(*s);
-  else if (A <= 384) mctx__search_kernel_k<12><<<blocks, threads, 0, str>>>(*s);
+  else if (A <= 64) mctx__search_kernel_k<2, false><<<blocks, threads, 0, str>>>(*s);
+  else if (A <= 128) mctx__search_kernel_k<4, false><<<blocks, threads, 0, str>>>(*s);
+  else if (A <= 384) mctx__search_kernel_k<12, false><<<blocks, threads, 0, str>>>(*s);
   else mctx__search_kernel<<<blocks, threads, 0, str>>>(*s);
   CUDA_CHECK_LAUNCH(st);
+  if (ev1) {
+    float ms = 0.0f;
+    CUDA_CHECK(cudaEventRecord(ev1, str), st);
+    CUDA_CHECK(cudaEventSynchronize(ev1), st);
+    CUDA_CHECK(cudaEventElapsedTime(&ms, ev0, ev1), st);
+    e->trace_kernel_ms += ms;
+  }
+  if (ev0) cudaEventDestroy(ev0);
+  if (ev1) cudaEventDestroy(ev1);
   if (b0 == 0 && n == B) {
     CUDA_CHECK(cudaMemcpyAsync(h->out, d->out, d->out_bytes, cudaMemcpyDeviceToHost, str), st);
   } else {
@@ -730,6 +853,8 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
                        const mctx_root *root, int continue_tree, mctx_tree *tree, mctx_result *res,
                        mctx_status *st) {
   cuda_engine *e = (cuda_engine *)base;
+  double tr0 = trace_on() ? host_ms() : 0.0;
+  e->trace_kernel_ms = 0.0;
   const mctx_cuda_model *dm = (const mctx_cuda_model *)model->device;
   if (!dm || !(model->info.engines & MCTX_ENGINE_CUDA))
     return mctx_status_set(st, MCTX_EUNSUPPORTED, "model", "model '%s' does not run on the GPU", model->vt->name);
@@ -899,6 +1024,13 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
   s.continue_tree = continue_tree;
   s.has_invalid = root->invalid_actions != NULL;
 
+  double tr1 = trace_on() ? host_ms() : 0.0;
+  s.stats = NULL;
+  if (trace_on()) {
+    if (!e->stats) CUDA_CHECK(cudaMalloc(&e->stats, MCTX_SP_STATS * sizeof(unsigned long long)), st);
+    CUDA_CHECK(cudaMemsetAsync(e->stats, 0, MCTX_SP_STATS * sizeof(unsigned long long), e->stream), st);
+    s.stats = e->stats;
+  }
   for (int32_t b0 = 0; b0 < B && rc == 0; b0 += (int32_t)chunk) {
     int32_t n = (int32_t)(b0 + chunk <= B ? chunk : B - b0);
     layout((char *)e->dmem, n, N, A, Ad, E, stochastic, gumbel, &s, &d);
@@ -910,7 +1042,19 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
     rc = run_chunk(e, &s, &h, &d, b0, n, B, A, Ad, E, continue_tree, tree, net,
                    dm->kind == MCTX_CUDA_MODEL_CALLBACK || dm->kind == MCTX_CUDA_MODEL_GAME ? dm : NULL, st);
   }
+  double tr2 = trace_on() ? host_ms() : 0.0;
   cudaError_t sync = cudaStreamSynchronize(e->stream);
+  if (trace_on()) {
+    fprintf(stderr, "mctx cuda trace: B=%d A=%d S=%d path=%s plan %.3f ms, enqueue %.3f ms, wait %.3f ms, "
+            "kernels %.3f ms\n", (int)B, (int)A, (int)p->num_simulations, e->mem.last_path, tr1 - tr0, tr2 - tr1,
+            host_ms() - tr2, e->trace_kernel_ms);
+    unsigned long long hs[MCTX_SP_STATS];
+    if (e->stats && cudaMemcpy(hs, e->stats, sizeof hs, cudaMemcpyDeviceToHost) == cudaSuccess && hs[MCTX_SP_STAT_CY_TOTAL])
+      fprintf(stderr, "mctx cuda trace: sparse kernel: %llu levels sparse, %llu dense (%llu root, %llu wide), %llu key "
+              "splits; lane-0 cycles: walk %.1f%%, dense %.1f%%, expand %.1f%%, backup %.1f%% of %llu\n",
+              hs[0], hs[1], hs[2], hs[3], hs[4], 100.0 * hs[5] / hs[9], 100.0 * hs[6] / hs[9], 100.0 * hs[7] / hs[9],
+              100.0 * hs[8] / hs[9], hs[9]);
+  }
   if (d_qvalues) cudaFree(d_qvalues);
   if (rc) return rc;
   if (sync != cudaSuccess)
@@ -962,6 +1106,7 @@ static void cuda_destroy(mctx_engine *base) {
     if (lt) lt->destroy(e->lt);
   }
   if (e->dmem) cudaFree(e->dmem);
+  if (e->stats) cudaFree(e->stats);
   if (e->hmem) cudaFreeHost(e->hmem);
   if (e->stream) cudaStreamDestroy(e->stream);
   free(e);
@@ -994,6 +1139,8 @@ extern "C" mctx_engine *mctx_engine_cuda_new(int device, mctx_status *st) {
     return NULL;
   }
   snprintf(e->mem.device_name, sizeof e->mem.device_name, "%.120s", prop.name);
+  e->smem_optin = (int)prop.sharedMemPerBlockOptin;
+  e->sm_count = prop.multiProcessorCount;
   e->mem.compute_capability = prop.major * 10 + prop.minor;
   e->mem.total_bytes = prop.totalGlobalMem;
   return &e->base;

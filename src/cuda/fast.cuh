@@ -13,7 +13,9 @@
 #ifndef MCTX_CUDA_FAST_CUH
 #define MCTX_CUDA_FAST_CUH
 
+#include "core/sparse-impl.h"
 #include "cuda/kernel.cuh"
+#include "cuda/local.cuh"
 
 /* One level of a simulation's path. */
 struct __align__(16) PathEntry {
@@ -442,8 +444,16 @@ __device__ __forceinline__ int32_t f_select(const DevSearch &s, int32_t b, int32
  * path[L - 1].node): the discounted return, leaf to root in mctx's order, is
  * the one sequential part: lane 0 runs it over rewards and discounts staged
  * in shared memory; every level's writes are then made in parallel. */
+/* The shared-memory records of cuda/sparse.cuh (NULL for the other kernels). */
+struct SpCtx {
+  mctx__sp_node *sn;    /* [N] */
+  mctx__sp_kid *kids;   /* [N][MCTX_SP_CAP] */
+  const float *scale;   /* mctx__puct_scale of visits 0 .. scale_n - 1 */
+  int32_t scale_n;
+};
+
 __device__ void f_backward(const DevTree &t, int32_t b, int32_t L, float leaf_value, PathEntry *path, int lane,
-                           float *sm_r, float *sm_d) {
+                           float *sm_r, float *sm_d, const SpCtx *sp = NULL) {
   size_t base = d_node(t, b, 0);
   float ret = leaf_value;
   for (int32_t hi = L; hi > 0; hi -= MCTX_SEG) {
@@ -472,6 +482,10 @@ __device__ void f_backward(const DevTree &t, int32_t b, int32_t L, float leaf_va
     path[j].node_value = pv;
     t.node_values[base + e.node] = pv;
     t.node_visits[base + e.node] = e.count + 1;
+    if (sp) {
+      sp->sn[e.node].value = pv;
+      sp->sn[e.node].visits = e.count + 1;
+    }
   }
   __syncwarp();
   for (int32_t j = lane; j < L; j += 32) {
@@ -480,17 +494,24 @@ __device__ void f_backward(const DevTree &t, int32_t b, int32_t L, float leaf_va
     size_t cell = (base + (size_t)e.node) * (size_t)t.A + (size_t)e.action;
     t.children_values[cell] = child_value;
     t.children_visits[cell] = e.child_visits + 1;
+    if (sp) {
+      /* the parent's kept child, when it keeps it (the path's nodes differ,
+       * so no two lanes write one record) */
+      int32_t k = sp->sn[e.node].k;
+      mctx__sp_kid *kids = sp->kids + (size_t)e.node * MCTX_SP_CAP;
+      for (int32_t i = 0; i < MCTX_SP_CAP && i < k; i++) {
+        if (kids[i].action != e.action) continue;
+        kids[i].value = child_value;
+        kids[i].visits = e.child_visits + 1;
+      }
+    }
   }
   __syncwarp();
 }
 
+/* Element b's whole search, one warp (sm_r, sm_d: the warp's staging). */
 template <int K>
-__global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
-  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
-  int lane = (int)(threadIdx.x & 31);
-  if (b >= s.t.B) return;
-  __shared__ float sm_r[4][MCTX_SEG], sm_d[4][MCTX_SEG];
-  int w = (int)(threadIdx.x >> 5);
+__device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane, float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
   mctx_key rng, final_key;
@@ -536,7 +557,7 @@ __global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
       path[depth - 1].discount = t.children_discounts[cell];
     }
     __syncwarp();
-    f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r[w], sm_d[w]);
+    f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
   }
   if (lane == 0) {
     t.next_node[b] = base + s.S;
@@ -545,6 +566,26 @@ __global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
   }
   __syncwarp();
   d_finish(s, b, final_key, lane);
+}
+
+/* The fused kernel: one warp per batch element; LOCAL: one warp per block,
+ * with the element's tree in the block's shared memory (cuda/local.cuh). */
+template <int K, bool LOCAL>
+__global__ void __launch_bounds__(128) mctx__search_kernel_k(DevSearch s) {
+  int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
+  int lane = (int)(threadIdx.x & 31);
+  if (b >= s.t.B) return;
+  __shared__ float sm_r[4][MCTX_SEG], sm_d[4][MCTX_SEG];
+  int w = (int)(threadIdx.x >> 5);
+  if constexpr (LOCAL) {
+    extern __shared__ __align__(16) unsigned char f_local[];
+    DevSearch l = s;
+    local_enter<PathEntry>(s, l, f_local, b, lane);
+    f_search<K>(l, b, lane, sm_r[w], sm_d[w]);
+    local_leave<PathEntry>(s, f_local, b, lane);
+  } else {
+    f_search<K>(s, b, lane, sm_r[w], sm_d[w]);
+  }
 }
 
 #endif

@@ -65,6 +65,9 @@ struct DevSearch {
   int32_t *expanded, *depth;   /* per element */
   PathEntry *path;             /* [chunk][path_cap] (cuda/fast.cuh) */
   int32_t path_cap;
+  /* MCTX_CUDA_TRACE: the sparse kernel's counters (cuda/sparse.cuh,
+   * MCTX_SP_STAT_*), summed over the batch; NULL: not counted */
+  unsigned long long *stats;
 };
 
 #define MCTX_INT_MAX 0x7fffffff
