@@ -15,7 +15,7 @@
 # cases). SKIP_TESTS=1 goes straight to the measurements; SKIP_BENCH=1 stops
 # after the tests; SKIP_SANITIZER=1 skips compute-sanitizer; SPARSE_AB=1 also
 # times the muzero cases on the fused kernel; LOCAL_AB=1 the batch-1 cases
-# with their tree in device memory (MCTX_CUDA_LOCAL=0); TRACE=1 adds a run of each
+# with their tree in shared memory (MCTX_CUDA_LOCAL=1); TRACE=1 adds a run of each
 # batch-1 case with MCTX_CUDA_TRACE=1 (where its wall time goes). Writes
 # everything under OUT_DIR (default BUILD_DIR/out).
 set -uo pipefail
@@ -44,9 +44,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 status=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
 echo "== GPU tests"
-# default: the sparse kernel for muzero and trees in shared memory for small
-# batches; then each kernel without them (MCTX_CUDA_LOCAL=0: trees in device
-# memory; MCTX_CUDA_SPARSE=0: the fused kernel), on fewer random requests
+# "default": the sparse kernel for muzero, and trees in shared memory for
+# small batches (MCTX_CUDA_LOCAL=1, off by default); then the sparse kernel
+# with trees in device memory (the default), and the fused kernel
+# (MCTX_CUDA_SPARSE=0), on fewer random requests
 for kernel in default global fused; do
   sp=1 local=1 cases=${PARITY_CASES:-300}
   [ $kernel = global ] && local=0 cases=${OTHER_PARITY_CASES:-$cases}
@@ -138,8 +139,8 @@ for c in "${CASES[@]}"; do
   case "$c" in
     *"--batch 1 "*"--actions 64 "*|*"--batch 1 "*"--actions 16 "*)
       if [ "${LOCAL_AB:-0}" = 1 ]; then
-        MCTX_CUDA_LOCAL=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
-          sed 's/^{/{"kernel": "global tree", /' | tee -a "$OUT_DIR/bench.jsonl"
+        MCTX_CUDA_LOCAL=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "shared-memory tree", /' | tee -a "$OUT_DIR/bench.jsonl"
       fi;;
   esac
   case "$c" in

@@ -7,10 +7,20 @@ build_loadgen() {
   cc -O2 -std=c11 -Wall -Wextra -o "$LOADGEN" "$(dirname "${BASH_SOURCE[0]}")/loadgen.c" -lm
 }
 
+# CPU pinning (SERVICE_CPUS, LOADGEN_CPUS: taskset lists, e.g. 1 and 0): the
+# load generator on a core of its own, so that it can keep its schedule while
+# the service is saturated (on 2 cores, sharing both, it cannot send 2x what
+# the service answers, and its own backlog then counts as the service's
+# latency). Unset: no pinning.
+pin_loadgen() { if [ -n "${LOADGEN_CPUS:-}" ]; then taskset -c "$LOADGEN_CPUS" "$@"; else "$@"; fi; }
+
 # serve FLAGS...: starts the service (SQLite in $WORK/data, logs at warn) and waits until it is ready
+# (taskset executes the service in its own process: SERVE_PID is the service's)
 serve() {
   rm -rf "$WORK/data"
-  "$BIN" serve --host 127.0.0.1 --port "$PORT" --db "sqlite:$WORK/data/mctx.db" --data-dir "$WORK/data" \
+  local pin=()
+  [ -n "${SERVICE_CPUS:-}" ] && pin=(taskset -c "$SERVICE_CPUS")
+  "${pin[@]}" "$BIN" serve --host 127.0.0.1 --port "$PORT" --db "sqlite:$WORK/data/mctx.db" --data-dir "$WORK/data" \
     --log-level warn "$@" 2>"$WORK/serve.log" &
   SERVE_PID=$!
   for _ in $(seq 1 400); do

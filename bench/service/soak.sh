@@ -40,7 +40,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "binary: $BIN; --queue-size $QUEUE $SERVE_FLAGS; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 serve --queue-size "$QUEUE" $SERVE_FLAGS
 if [ -z "${CAPACITY:-}" ]; then
-  "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --conns "$CONNS" --duration 20 --warmup 3 --json \
+  pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --conns "$CONNS" --duration 20 --warmup 3 --json \
     >"$OUT/capacity.json"
   CAPACITY=$(jget "$OUT/capacity.json" ok_per_s)
   echo "capacity (closed loop, $CONNS connections, 20 s): $CAPACITY searches/s"
@@ -49,7 +49,7 @@ rate=$(python3 -c "print(round($CAPACITY * $RATE_FACTOR))")
 echo "soak: open loop at $rate/s for $SOAK_SECONDS s"
 sample_rss "$SERVE_PID" 5 "$OUT/rss.txt" &
 SAMPLER=$!
-"$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --rate "$rate" --conns "$OPEN_CONNS" \
+pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --rate "$rate" --conns "$OPEN_CONNS" \
   --duration "$SOAK_SECONDS" --warmup 0 --json >"$OUT/soak.json"
 touch "$OUT/rss.txt.stop"
 wait "$SAMPLER" || true

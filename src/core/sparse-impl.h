@@ -103,7 +103,7 @@ MCTX_HD static inline int mctx__sp_pick(const mctx__sp_node *m, const mctx__sp_k
   if (k > MCTX_SP_CAP) return MCTX_SP_FALLBACK;
   int ps = qt->kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS;
   if (!ps && qt->kind != MCTX_QTRANSFORM_BY_MIN_MAX) return MCTX_SP_FALLBACK;
-  float q[MCTX_SP_CAP];
+  float q[MCTX_SP_CAP] = {0.0f, 0.0f, 0.0f, 0.0f};
   float lo = qt->min_value, hi = qt->max_value;
   if (ps) lo = hi = m->value;
   int bad = 0;

@@ -736,14 +736,17 @@ static int allow_smem(cuda_engine *e, const void *k, size_t bytes, mctx_status *
  * than the card has multiprocessors (one warp per block: more elements would
  * leave each SM's other warps idle), and the tree, its path and (sparse) the
  * element's records within a block's shared memory. Returns the tree's bytes,
- * or 0. MCTX_CUDA_LOCAL=0 turns it off. */
+ * or 0. */
 static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A, int32_t E, int sparse) {
-  static int off = -1;
-  if (off < 0) {
+  /* Measured no faster than trees in device memory on an H100 (2026-12-07:
+   * gumbel_muzero 1x64x64 0.507 against 0.497 ms, muzero 0.818 against
+   * 0.800): off unless MCTX_CUDA_LOCAL=1 asks for it. */
+  static int on = -1;
+  if (on < 0) {
     const char *v = getenv("MCTX_CUDA_LOCAL");
-    off = v && strcmp(v, "0") == 0;
+    on = v && strcmp(v, "1") == 0;
   }
-  if (off || A > 128 || n > e->sm_count) return 0;
+  if (!on || A > 128 || n > e->sm_count) return 0;
   LocalPlan p = mctx__local_plan(s->t.N, A, E, s->t.is_decision != NULL, s->t.root_gumbel != NULL, sizeof(PathEntry));
   size_t need = p.total + 2 * 4 * MCTX_SEG * sizeof(float);
   if (sparse) need += mctx__sp_table_bytes(s->S) + mctx__sp_warp_bytes(s->t.N);

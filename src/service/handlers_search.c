@@ -174,6 +174,15 @@ static int sync_done(mctx_work *w) {
 void mctx_h_search(mctx_server *s, mctx_svc_req *r) {
   uint64_t deadline = deadline_of(s, r);
   if (!deadline) return;
+  /* A full queue refuses before the body is decoded: under overload the
+   * refusals cost as little as they can, which leaves the CPU to the
+   * requests that were accepted (checked again below: the queue moves). */
+  if (mctx_batcher_depth(s->batcher) >= (size_t)mctx_batcher_capacity(s->batcher)) {
+    mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_FULL);
+    mctx_svc_unavailable(r, 1, "queue_full", "the search queue is full (%d searches); retry shortly",
+                         mctx_batcher_capacity(s->batcher));
+    return;
+  }
   mctx_job *job = prepare(s, r);
   if (!job) return;
   if (mctx_batcher_depth(s->batcher) >= (size_t)mctx_batcher_capacity(s->batcher)) {

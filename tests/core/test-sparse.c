@@ -122,6 +122,7 @@ static void check(const mctx_qtransform *qt, int rounds, int *decided_out) {
     random_node(&x, &nv);
     mctx__sp_node m;
     mctx__sp_kid kids[MCTX_SP_CAP];
+    memset(kids, 0, sizeof kids);
     sparse_of(&x, nv, &m, kids);
     float scale = mctx__puct_scale(x.node_visits, mctx__pb_c(x.node_visits, 1.25f, 19652.0f));
     int32_t want = dense_decided(&x, qt, scale);
@@ -155,26 +156,31 @@ TEST(declines_what_it_cannot_decide) {
   mctx_qtransform mm0 = {MCTX_QTRANSFORM_BY_MIN_MAX, 1e-8f, 0.5f, 0.5f, 0, 0, 0, 0};
   mctx_qtransform mix = {MCTX_QTRANSFORM_COMPLETED_BY_MIX_VALUE, 1e-8f, 0, 0, 0.1f, 50, 1, 1};
   mctx__sp_node m = {3, 0.25f, 1, 2, 0.4f, 0.1f};
-  mctx__sp_kid kid = {2, 0.5f, 0.0f, 1.0f, 0.3f, 0, 1, 0};
+  /* the pick reads every slot (a slot past k is masked, not skipped) */
+  mctx__sp_kid kid[MCTX_SP_CAP] = {{2, 0.5f, 0.0f, 1.0f, 0.3f, 0, 1, 0}};
   float scale = 1.0f;
-  ASSERT(mctx__sp_pick(&m, &kid, scale, ps) != MCTX_SP_FALLBACK);
+  ASSERT(mctx__sp_pick(&m, kid, scale, ps) != MCTX_SP_FALLBACK);
   /* min == max: the unvisited children's value is NaN in mctx */
-  ASSERT_EQ(mctx__sp_pick(&m, &kid, scale, mm0), MCTX_SP_FALLBACK);
+  ASSERT_EQ(mctx__sp_pick(&m, kid, scale, mm0), MCTX_SP_FALLBACK);
   /* completed_by_mix_value needs every child */
-  ASSERT_EQ(mctx__sp_pick(&m, &kid, scale, mix), MCTX_SP_FALLBACK);
+  ASSERT_EQ(mctx__sp_pick(&m, kid, scale, mix), MCTX_SP_FALLBACK);
   /* more children than kept, or marked dense */
   mctx__sp_node wide = m;
   wide.k = MCTX_SP_CAP + 1;
-  ASSERT_EQ(mctx__sp_pick(&wide, &kid, scale, ps), MCTX_SP_FALLBACK);
+  ASSERT_EQ(mctx__sp_pick(&wide, kid, scale, ps), MCTX_SP_FALLBACK);
   wide.k = 1 | MCTX_SP_DENSE;
-  ASSERT_EQ(mctx__sp_pick(&wide, &kid, scale, ps), MCTX_SP_FALLBACK);
+  ASSERT_EQ(mctx__sp_pick(&wide, kid, scale, ps), MCTX_SP_FALLBACK);
   /* two unvisited children with the same prior: the noise decides */
   mctx__sp_node tie = {3, 0.25f, 0, 2, 0.4f, 0.4f};
-  ASSERT_EQ(mctx__sp_pick(&tie, &kid, scale, ps), MCTX_SP_FALLBACK);
+  ASSERT_EQ(mctx__sp_pick(&tie, kid, scale, ps), MCTX_SP_FALLBACK);
   /* a NaN value */
-  mctx__sp_kid nan_kid = kid;
-  nan_kid.value = MCTX_F32_NAN;
-  ASSERT_EQ(mctx__sp_pick(&m, &nan_kid, scale, ps), MCTX_SP_FALLBACK);
+  mctx__sp_kid nan_kid[MCTX_SP_CAP] = {kid[0]};
+  nan_kid[0].value = MCTX_F32_NAN;
+  ASSERT_EQ(mctx__sp_pick(&m, nan_kid, scale, ps), MCTX_SP_FALLBACK);
+  /* a NaN in a slot past k does not matter */
+  mctx__sp_kid late_nan[MCTX_SP_CAP] = {kid[0]};
+  late_nan[2].value = MCTX_F32_NAN;
+  ASSERT(mctx__sp_pick(&m, late_nan, scale, ps) != MCTX_SP_FALLBACK);
 }
 
 TEST(top2_of_unvisited) {
