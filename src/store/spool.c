@@ -1060,6 +1060,9 @@ mctx_spool *mctx_spool_open(const mctx_spool_opts *opts, mctx_store *store, mctx
   /* A lazily opened store that could not connect yet is down until the
    * writer's first ping says otherwise (not "ok" in the meantime). */
   sp->db_ok = mctx_store_is_open(store) ? 1 : 0;
+  if (!sp->db_ok)
+    snprintf(sp->last_error, sizeof sp->last_error, "not connected: the database did not answer when the spool "
+             "opened; the writer retries");
 
   char path[PATH_MAX];
   if (mkdirs(sp->dir) != 0) {
