@@ -95,61 +95,71 @@ MCTX_HD static inline void mctx__sp_top2(const int32_t *visits, const float *pro
 /* muzero's choice at node m (not the root of a request with invalid
  * actions) from its kept children, or MCTX_SP_FALLBACK. Returns the kid's
  * slot, or MCTX_SP_UNVISITED for the unvisited child m->u1. `scale` is
- * mctx__puct_scale(m->visits, pb_c). */
+ * mctx__puct_scale(m->visits, pb_c).
+ *
+ * Every slot is computed, kept or not, and masked afterwards: no branch
+ * depends on the number of children, so one GPU thread (which walks the tree
+ * alone) overlaps the slots' independent chains of loads and divisions. A
+ * slot past k holds whatever its memory holds; its results are never used. */
 MCTX_HD static inline int mctx__sp_pick(const mctx__sp_node *m, const mctx__sp_kid *kids, float scale,
                                         mctx_qtransform qtv) {
   const mctx_qtransform *qt = &qtv;
   int32_t k = m->k;
-  if (k > MCTX_SP_CAP) return MCTX_SP_FALLBACK;
   int ps = qt->kind == MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS;
-  if (!ps && qt->kind != MCTX_QTRANSFORM_BY_MIN_MAX) return MCTX_SP_FALLBACK;
-  float q[MCTX_SP_CAP] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (k > MCTX_SP_CAP || (!ps && qt->kind != MCTX_QTRANSFORM_BY_MIN_MAX)) return MCTX_SP_FALLBACK;
+  float q[MCTX_SP_CAP], prior[MCTX_SP_CAP];
+  int32_t n[MCTX_SP_CAP];
   float lo = qt->min_value, hi = qt->max_value;
   if (ps) lo = hi = m->value;
-  int bad = 0;
+  int bad = m->value != m->value;
   for (int j = 0; j < MCTX_SP_CAP; j++) {
-    if (j >= k) break;
-    q[j] = mctx__q(kids[j].reward, kids[j].discount, kids[j].value);
-    if (q[j] != q[j]) bad = 1;
-    if (ps && kids[j].visits > 0) {
-      lo = q[j] < lo ? q[j] : lo;
-      hi = q[j] > hi ? q[j] : hi;
-    }
+    mctx__sp_kid c = kids[j];
+    int in = j < k;
+    q[j] = mctx__q(c.reward, c.discount, c.value);
+    prior[j] = c.prior;
+    n[j] = in ? c.visits : 0;
+    bad |= in && q[j] != q[j];
+    int use = ps && in && n[j] > 0;
+    lo = use && q[j] < lo ? q[j] : lo;
+    hi = use && q[j] > hi ? q[j] : hi;
   }
-  if (bad || m->value != m->value) return MCTX_SP_FALLBACK;
   /* The unvisited children's transformed value: +0 exactly when den > 0. */
   float num = lo - lo;
   float den = hi - lo;
   if (ps) den = den > qt->epsilon ? den : qt->epsilon;
-  if (!(num == 0.0f && den > 0.0f)) return MCTX_SP_FALLBACK;
+  bad |= !(num == 0.0f && den > 0.0f);
   float q_unvisited = 0.0f;
+  float x[MCTX_SP_CAP];
+  for (int j = 0; j < MCTX_SP_CAP; j++) {
+    float visited = (ps ? mctx__qt_parent_siblings(q[j], n[j], lo, hi, qt->epsilon)
+                        : mctx__qt_min_max(q[j], n[j], lo, hi)) +
+                    mctx__policy_score(scale, prior[j], n[j]);
+    x[j] = n[j] > 0 ? visited : q_unvisited + scale * prior[j];
+    bad |= j < k && x[j] != x[j];
+  }
   float v1 = MCTX_F32_NINF, v2 = MCTX_F32_NINF;
   int best = MCTX_SP_FALLBACK;
   for (int j = 0; j < MCTX_SP_CAP; j++) {
-    if (j >= k) break;
-    int32_t n = kids[j].visits;
-    float x;
-    if (n > 0) {
-      x = (ps ? mctx__qt_parent_siblings(q[j], n, lo, hi, qt->epsilon) : mctx__qt_min_max(q[j], n, lo, hi)) +
-          mctx__policy_score(scale, kids[j].prior, n);
-    } else {
-      x = q_unvisited + scale * kids[j].prior;
-    }
-    if (x != x) return MCTX_SP_FALLBACK;
-    if (x > v1) { v2 = v1; v1 = x; best = j; }
-    else if (x > v2) v2 = x;
+    int in = j < k;
+    int gt = in && x[j] > v1;
+    float loser = gt ? v1 : x[j];
+    v2 = in && loser > v2 ? loser : v2;
+    v1 = gt ? x[j] : v1;
+    best = gt ? j : best;
   }
   if (m->u1 >= 0) {
-    float x = q_unvisited + scale * m->u1p;
-    if (x != x) return MCTX_SP_FALLBACK;
-    if (x > v1) { v2 = v1; v1 = x; best = MCTX_SP_UNVISITED; }
-    else if (x > v2) v2 = x;
-    float y = q_unvisited + scale * m->u2p;
-    if (y != y) return MCTX_SP_FALLBACK;
-    v2 = y > v2 ? y : v2;
+    float xu = q_unvisited + scale * m->u1p;
+    float yu = q_unvisited + scale * m->u2p;
+    bad |= xu != xu || yu != yu;
+    int gt = xu > v1;
+    float loser = gt ? v1 : xu;
+    v2 = loser > v2 ? loser : v2;
+    v1 = gt ? xu : v1;
+    best = gt ? MCTX_SP_UNVISITED : best;
+    v2 = yu > v2 ? yu : v2;
   }
   /* A finite, unique best, every other score beyond the noise margin. */
-  if (!(v1 > MCTX_F32_NINF && v1 < MCTX_F32_INF)) return MCTX_SP_FALLBACK;
+  if (bad || !(v1 > MCTX_F32_NINF && v1 < MCTX_F32_INF)) return MCTX_SP_FALLBACK;
   float cut = v1 - mctx__noise_margin(v1);
   if (v2 >= cut) return MCTX_SP_FALLBACK;
   return best;

@@ -1052,11 +1052,19 @@ static int cuda_search(mctx_engine *base, const mctx_search_params *p, const mct
             "kernels %.3f ms\n", (int)B, (int)A, (int)p->num_simulations, e->mem.last_path, tr1 - tr0, tr2 - tr1,
             host_ms() - tr2, e->trace_kernel_ms);
     unsigned long long hs[MCTX_SP_STATS];
-    if (e->stats && cudaMemcpy(hs, e->stats, sizeof hs, cudaMemcpyDeviceToHost) == cudaSuccess && hs[MCTX_SP_STAT_CY_TOTAL])
-      fprintf(stderr, "mctx cuda trace: sparse kernel: %llu levels sparse, %llu dense (%llu root, %llu wide), %llu key "
-              "splits; lane-0 cycles: walk %.1f%%, dense %.1f%%, expand %.1f%%, backup %.1f%% of %llu\n",
-              hs[0], hs[1], hs[2], hs[3], hs[4], 100.0 * hs[5] / hs[9], 100.0 * hs[6] / hs[9], 100.0 * hs[7] / hs[9],
-              100.0 * hs[8] / hs[9], hs[9]);
+    if (e->stats && cudaMemcpy(hs, e->stats, sizeof hs, cudaMemcpyDeviceToHost) == cudaSuccess &&
+        hs[MCTX_SP_STAT_CY_TOTAL]) {
+      double tot = (double)hs[MCTX_SP_STAT_CY_TOTAL];
+      fprintf(stderr, "mctx cuda trace: kernel counters: %llu levels sparse, %llu dense (%llu root, %llu wide), "
+              "%llu key splits; lane-0 cycles: root %.1f%%, walk %.1f%%, select %.1f%%, expand %.1f%%, "
+              "backup %.1f%%, finish %.1f%% of %llu (%.0f a simulation)\n",
+              hs[MCTX_SP_STAT_SPARSE], hs[MCTX_SP_STAT_DENSE], hs[MCTX_SP_STAT_DENSE_ROOT],
+              hs[MCTX_SP_STAT_DENSE_WIDE], hs[MCTX_SP_STAT_SPLITS], 100.0 * hs[MCTX_SP_STAT_CY_ROOT] / tot,
+              100.0 * hs[MCTX_SP_STAT_CY_WALK] / tot, 100.0 * hs[MCTX_SP_STAT_CY_DENSE] / tot,
+              100.0 * hs[MCTX_SP_STAT_CY_EXPAND] / tot, 100.0 * hs[MCTX_SP_STAT_CY_BACKUP] / tot,
+              100.0 * hs[MCTX_SP_STAT_CY_FINISH] / tot, hs[MCTX_SP_STAT_CY_TOTAL],
+              tot / ((double)B * (double)p->num_simulations));
+    }
   }
   if (d_qvalues) cudaFree(d_qvalues);
   if (rc) return rc;

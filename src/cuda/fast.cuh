@@ -448,6 +448,7 @@ __device__ __forceinline__ int32_t f_select(const DevSearch &s, int32_t b, int32
 struct SpCtx {
   mctx__sp_node *sn;    /* [N] */
   mctx__sp_kid *kids;   /* [N][MCTX_SP_CAP] */
+  int2 *hop;            /* [N] each node's cached pick: .x the mctx__sp_pick result, .y the next node */
   const float *scale;   /* mctx__puct_scale of visits 0 .. scale_n - 1 */
   int32_t scale_n;
 };
@@ -509,13 +510,39 @@ __device__ void f_backward(const DevTree &t, int32_t b, int32_t L, float leaf_va
   __syncwarp();
 }
 
+/* MCTX_CUDA_TRACE: the search kernels' counters (summed over the batch).
+ * The sparse kernel (cuda/sparse.cuh): levels walked sparsely, levels
+ * selected densely, the key splits those needed; both kernels: levels
+ * selected densely and lane 0's clock cycles in each phase (the root's
+ * preparation, selection walks, dense selections, expansions, backups, the
+ * root's result, the whole search). */
+enum {
+  MCTX_SP_STAT_SPARSE, MCTX_SP_STAT_DENSE, MCTX_SP_STAT_DENSE_ROOT, MCTX_SP_STAT_DENSE_WIDE, MCTX_SP_STAT_SPLITS,
+  MCTX_SP_STAT_CY_ROOT, MCTX_SP_STAT_CY_WALK, MCTX_SP_STAT_CY_DENSE, MCTX_SP_STAT_CY_EXPAND, MCTX_SP_STAT_CY_BACKUP,
+  MCTX_SP_STAT_CY_FINISH, MCTX_SP_STAT_CY_TOTAL, MCTX_SP_STATS
+};
+/* Adds the cycles since `cy` to counter k (when counting) and restarts. */
+#define MCTX_LAP(counting, st, cy, k)                 \
+  do {                                                \
+    if (counting) {                                   \
+      long long now_ = clock64();                     \
+      (st)[k] += (unsigned long long)(now_ - (cy));   \
+      (cy) = now_;                                    \
+    }                                                 \
+  } while (0)
+
 /* Element b's whole search, one warp (sm_r, sm_d: the warp's staging). */
 template <int K>
 __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane, float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
   mctx_key rng, final_key;
+  const bool counting = s.stats != NULL;
+  unsigned long long st[MCTX_SP_STATS];
+  for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
+  long long cy0 = counting ? clock64() : 0, cy = cy0;
   int32_t budget = d_init_root(s, b, &rng, &final_key, lane);
+  MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
   mctx_elem_key ek = s.keys[b];
   int32_t expanded = 0, deepest = 0;
   int32_t base = t.next_node[b];
@@ -537,6 +564,7 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
       if (!gumbel) key = mctx__split_nth(s.prng, key, 2u, 0u);
       int32_t next;
       int32_t a = f_select<K>(s, b, node, depth, level_key, budget, lane, path, &next);
+      if (counting) st[MCTX_SP_STAT_DENSE]++;
       depth++;
       if (next == MCTX_UNVISITED || depth >= s.max_depth) {
         parent = node;
@@ -549,6 +577,7 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
     deepest = depth > deepest ? depth : deepest;
     int32_t next = leaf;
     if (next == MCTX_UNVISITED) next = base + sim;
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
     expanded += d_expand(s, b, parent, action, next, lane);
     /* The leaf level's reward and discount are the model's new ones. */
     size_t cell = d_row(t, b, parent) + (size_t)action;
@@ -557,7 +586,9 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
       path[depth - 1].discount = t.children_discounts[cell];
     }
     __syncwarp();
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
     f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
   }
   if (lane == 0) {
     t.next_node[b] = base + s.S;
@@ -566,6 +597,11 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
   }
   __syncwarp();
   d_finish(s, b, final_key, lane);
+  if (counting && lane == 0) {
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
+    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
+    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
+  }
 }
 
 /* The fused kernel: one warp per batch element; LOCAL: one warp per block,

@@ -7,8 +7,13 @@
  * children. The fused kernel (cuda/fast.cuh) loads all of a node's children
  * from device memory at each level and reduces over them; this kernel keeps,
  * per node, its visits and value, up to MCTX_SP_CAP visited children and the
- * two largest priors of its unvisited ones in shared memory, and one lane
- * walks down from there while mctx__sp_pick can decide. Where it cannot (a
+ * two largest priors of its unvisited ones in shared memory (with the
+ * simulation's path, which the backward pass reads back), and with them the
+ * node's pick: mctx__sp_pick's answer, computed again whenever a simulation
+ * passes through the node or expands it (the only times its record
+ * changes). One lane walks down along the cached picks, a shared-memory
+ * word a level, and the warp fills in the path's levels together
+ * afterwards. Where mctx__sp_pick cannot decide (a
  * near tie that mctx's tie-break noise settles, a node with more visited
  * children, the root of a request with invalid actions), the warp runs the
  * fused kernel's dense selection at that level, with the level's key derived
@@ -25,21 +30,25 @@
 
 #include "cuda/fast.cuh"
 
-/* The sparse kernel's counters (MCTX_CUDA_TRACE): levels walked sparsely,
- * levels selected densely, the key splits those needed, and the clock
- * cycles of lane 0 in each phase. */
-enum {
-  MCTX_SP_STAT_SPARSE, MCTX_SP_STAT_DENSE, MCTX_SP_STAT_DENSE_ROOT, MCTX_SP_STAT_DENSE_WIDE, MCTX_SP_STAT_SPLITS,
-  MCTX_SP_STAT_CY_WALK, MCTX_SP_STAT_CY_DENSE, MCTX_SP_STAT_CY_EXPAND, MCTX_SP_STAT_CY_BACKUP, MCTX_SP_STAT_CY_TOTAL,
-  MCTX_SP_STATS
-};
-
 /* Dynamic shared memory of a block: the scale table, then per warp its
- * nodes [N] and their kept children [N][MCTX_SP_CAP]. */
+ * nodes [N], their kept children [N][MCTX_SP_CAP], the simulation's path [N]
+ * and the nodes' cached picks [N]. */
 MCTX_HD static inline size_t mctx__sp_table_bytes(int32_t S) { return ((size_t)S + 2) * 4 / 16 * 16 + 16; }
-MCTX_HD static inline size_t mctx__sp_warp_bytes(int32_t N) {
-  return ((size_t)N * sizeof(mctx__sp_node) + 15) / 16 * 16 + (size_t)N * MCTX_SP_CAP * sizeof(mctx__sp_kid);
+MCTX_HD static inline size_t mctx__sp_kids_offset(int32_t N) {
+  return ((size_t)N * sizeof(mctx__sp_node) + 15) / 16 * 16;
 }
+MCTX_HD static inline size_t mctx__sp_path_offset(int32_t N) {
+  return mctx__sp_kids_offset(N) + (size_t)N * MCTX_SP_CAP * sizeof(mctx__sp_kid);
+}
+/* path_cap = N entries: read back by the backward pass at every level. */
+MCTX_HD static inline size_t mctx__sp_hop_offset(int32_t N) {
+  return mctx__sp_path_offset(N) + ((size_t)N * sizeof(PathEntry) + 15) / 16 * 16;
+}
+MCTX_HD static inline size_t mctx__sp_warp_bytes(int32_t N) {
+  return mctx__sp_hop_offset(N) + ((size_t)N * sizeof(int2) + 15) / 16 * 16;
+}
+static_assert(MCTX_SP_CAP * sizeof(mctx__sp_kid) == 32 * sizeof(uint32_t),
+              "a node's kept children are zeroed by one word a lane");
 
 __device__ __forceinline__ float sp_scale(const DevSearch &s, const SpCtx &c, int32_t visits) {
   if (visits >= 0 && visits < c.scale_n) return c.scale[visits];
@@ -72,56 +81,75 @@ __device__ void sp_set_top2(const DevTree &t, size_t row, int32_t n, int32_t ski
   __syncwarp();
 }
 
-/* Lane 0: walks down from node *x at depth *d while mctx__sp_pick decides,
- * recording each level in the path as the dense selection does. Returns 1 at
- * the end of the simulation (*x the leaf's parent, *action, *leaf the child
- * or MCTX_UNVISITED, *d the depth), 0 where node *x at depth *d needs the
- * dense selection. */
-__device__ int sp_walk(const DevSearch &s, const SpCtx &c, bool root_dense, PathEntry *path, int32_t *x_io,
-                       int32_t *d_io, int32_t *action, int32_t *leaf) {
+/* Node x's pick, cached: mctx__sp_pick of its record and kept children,
+ * and the node it leads to (a kept child's index; MCTX_UNVISITED for the
+ * unvisited child). A node's record and kept children change only when a
+ * simulation passes through it or expands it, so the pick is computed again
+ * then (sp_search), and the walk down reads one word a level. */
+__device__ __forceinline__ void sp_repick(const DevSearch &s, const SpCtx &c, int32_t x) {
+  const mctx__sp_kid *kids = c.kids + (size_t)x * MCTX_SP_CAP;
+  int32_t visits = c.sn[x].visits;
+  int pick = mctx__sp_pick(c.sn + x, kids, sp_scale(s, c, visits), s.qt);
+  int2 h;
+  h.x = pick;
+  h.y = pick >= 0 ? kids[pick].child : MCTX_UNVISITED;
+  c.hop[x] = h;
+}
+
+/* Lane 0: walks down from node *x at depth *d along the cached picks,
+ * writing each level's node into the path (sp_fill writes the rest).
+ * Returns 1 at the end of the simulation (*x the leaf's parent, *leaf the
+ * child or MCTX_UNVISITED, *d the depth), 0 where node *x at depth *d needs
+ * the dense selection. */
+__device__ __forceinline__ int sp_walk(const DevSearch &s, const SpCtx &c, bool root_dense, PathEntry *path,
+                                       int32_t *x_io, int32_t *d_io, int32_t *leaf) {
   int32_t x = *x_io, d = *d_io;
-  const int32_t d0 = d;
-  (void)d0;
-  for (;;) {
-    if (d == 0 && root_dense) break;
+  if (!(d == 0 && root_dense)) {
+    for (;;) {
+      int2 h = c.hop[x];
+      if (h.x == MCTX_SP_FALLBACK) break;
+      path[d].node = x;
+      d++;
+      if (h.y == MCTX_UNVISITED || d >= s.max_depth) {
+        *x_io = x;
+        *d_io = d;
+        *leaf = h.y;
+        return 1;
+      }
+      x = h.y;
+    }
+  }
+  *x_io = x;
+  *d_io = d;
+  return 0;
+}
+
+/* The path's levels d0 .. d - 1 that sp_walk walked, as the dense selection
+ * records a level (warp, one level a lane). */
+__device__ __forceinline__ void sp_fill(const SpCtx &c, PathEntry *path, int32_t d0, int32_t d, int lane) {
+  for (int32_t j = d0 + lane; j < d; j += 32) {
+    int32_t x = path[j].node;
+    int32_t pick = c.hop[x].x;
     mctx__sp_node m = c.sn[x];
-    const mctx__sp_kid *kids = c.kids + (size_t)x * MCTX_SP_CAP;
-    int pick = mctx__sp_pick(&m, kids, sp_scale(s, c, m.visits), s.qt);
-    if (pick == MCTX_SP_FALLBACK) break;
     PathEntry e;
-    int32_t next;
     if (pick == MCTX_SP_UNVISITED) {
       e.action = m.u1;
       e.child_visits = 0;
       e.reward = 0.0f;   /* the row's values until the expansion writes the model's */
       e.discount = 0.0f;
-      next = MCTX_UNVISITED;
     } else {
-      mctx__sp_kid k = kids[pick];
+      mctx__sp_kid k = c.kids[(size_t)x * MCTX_SP_CAP + (size_t)pick];
       e.action = k.action;
       e.child_visits = k.visits;
       e.reward = k.reward;
       e.discount = k.discount;
-      next = k.child;
     }
     e.node = x;
     e.count = m.visits;
     e.node_value = m.value;
     e.ret = 0.0f;
-    path[d] = e;
-    d++;
-    if (next == MCTX_UNVISITED || d >= s.max_depth) {
-      *x_io = x;
-      *d_io = d;
-      *action = e.action;
-      *leaf = next;
-      return 1;
-    }
-    x = next;
+    path[j] = e;
   }
-  *x_io = x;
-  *d_io = d;
-  return 0;
 }
 
 /* After d_expand: the leaf's record, and its parent's record of the child. */
@@ -130,6 +158,8 @@ __device__ void sp_expanded(const DevSearch &s, const SpCtx &c, int32_t b, int32
   const DevTree &t = s.t;
   mctx__sp_node *m = c.sn + leaf;
   if (fresh) {
+    /* its kept children's slots start as zeros (the pick reads every slot) */
+    ((uint32_t *)(c.kids + (size_t)leaf * MCTX_SP_CAP))[lane] = 0u;
     sp_set_top2(t, d_row(t, b, leaf), t.A, -1, m, lane);
     if (lane == 0) {
       m->visits = t.node_visits[d_node(t, b, leaf)];
@@ -178,10 +208,9 @@ __device__ void sp_expanded(const DevSearch &s, const SpCtx &c, int32_t b, int32
 
 /* Element b's search with its records in c (one warp). */
 template <int K>
-__device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, int32_t b, int lane, float *sm_r,
-                                          float *sm_d) {
+__device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, PathEntry *path, int32_t b, int lane,
+                                          float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
-  PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
   mctx_key rng, final_key;
   d_init_root(s, b, &rng, &final_key, lane);
   if (lane == 0) {
@@ -189,7 +218,10 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
     c.sn[0].value = t.node_values[d_node(t, b, 0)];
     c.sn[0].k = 0;
   }
+  ((uint32_t *)c.kids)[lane] = 0u;  /* the root's slots (the pick reads every slot) */
   sp_set_top2(t, d_row(t, b, 0), t.A, -1, c.sn, lane);
+  if (lane == 0) sp_repick(s, c, 0);
+  __syncwarp();
   /* The root's invalid actions are masked at depth 0 only: there the dense
    * selection applies the mask. */
   const bool root_dense = s.has_invalid != 0;
@@ -200,14 +232,7 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
   unsigned long long st[MCTX_SP_STATS];
   for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
   long long cy0 = counting ? clock64() : 0, cy = cy0;
-#define SP_LAP(k)                                   \
-  do {                                              \
-    if (counting) {                                 \
-      long long now_ = clock64();                   \
-      st[k] += (unsigned long long)(now_ - cy);     \
-      cy = now_;                                    \
-    }                                               \
-  } while (0)
+#define SP_LAP(k) MCTX_LAP(counting, st, cy, k)
   for (int32_t sim = 0; sim < s.S; sim++) {
     mctx_key sim_key = mctx__split_nth(s.prng, rng, 3u, 1u);
     rng = mctx__split_nth(s.prng, rng, 3u, 0u);
@@ -218,11 +243,14 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
     int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
     for (;;) {
       int done = 0;
-      int32_t x = node, d = depth, a = 0, l = 0;
-      if (lane == 0) done = sp_walk(s, c, root_dense, path, &x, &d, &a, &l);
+      int32_t x = node, d = depth, l = 0;
+      if (lane == 0) done = sp_walk(s, c, root_dense, path, &x, &d, &l);
       done = __shfl_sync(MCTX_FULL_MASK, done, 0);
       x = __shfl_sync(MCTX_FULL_MASK, x, 0);
       d = __shfl_sync(MCTX_FULL_MASK, d, 0);
+      __syncwarp();
+      sp_fill(c, path, depth, d, lane);
+      __syncwarp();
       if (counting) {
         st[MCTX_SP_STAT_SPARSE] += (unsigned long long)(d - depth);
         if (!done) {
@@ -236,7 +264,7 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
       if (done) {
         parent = x;
         depth = d;
-        action = __shfl_sync(MCTX_FULL_MASK, a, 0);
+        action = path[d - 1].action;
         leaf = __shfl_sync(MCTX_FULL_MASK, l, 0);
         break;
       }
@@ -274,6 +302,9 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
     }
     __syncwarp();
     f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d, &c);
+    /* The records that changed: the path's nodes and the leaf. */
+    for (int32_t j = lane; j <= depth; j += 32) sp_repick(s, c, j < depth ? path[j].node : next);
+    __syncwarp();
     SP_LAP(MCTX_SP_STAT_CY_BACKUP);
   }
 #undef SP_LAP
@@ -285,6 +316,7 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, in
   __syncwarp();
   d_finish(s, b, final_key, lane);
   if (counting && lane == 0) {
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
     st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
     for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
   }
@@ -313,17 +345,19 @@ __global__ void __launch_bounds__(128) mctx__search_kernel_sp(DevSearch s) {
   unsigned char *mine = sp_smem + mctx__sp_table_bytes(s.S) + (size_t)w * mctx__sp_warp_bytes(s.t.N);
   SpCtx c;
   c.sn = (mctx__sp_node *)mine;
-  c.kids = (mctx__sp_kid *)(mine + ((size_t)s.t.N * sizeof(mctx__sp_node) + 15) / 16 * 16);
+  c.kids = (mctx__sp_kid *)(mine + mctx__sp_kids_offset(s.t.N));
+  PathEntry *path = (PathEntry *)(mine + mctx__sp_path_offset(s.t.N));
+  c.hop = (int2 *)(mine + mctx__sp_hop_offset(s.t.N));
   c.scale = scale;
   c.scale_n = scale_n;
   if constexpr (LOCAL) {
     unsigned char *tree = mine + mctx__sp_warp_bytes(s.t.N);
     DevSearch l = s;
     local_enter<PathEntry>(s, l, tree, b, lane);
-    sp_search<K>(l, c, b, lane, sm_r[w], sm_d[w]);
+    sp_search<K>(l, c, path, b, lane, sm_r[w], sm_d[w]);
     local_leave<PathEntry>(s, tree, b, lane);
   } else {
-    sp_search<K>(s, c, b, lane, sm_r[w], sm_d[w]);
+    sp_search<K>(s, c, path, b, lane, sm_r[w], sm_d[w]);
   }
 }
 
