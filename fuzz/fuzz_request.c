@@ -1,7 +1,7 @@
 /* fuzz/fuzz_request.c: the search request, from bytes to the answer.
  *
  * The input is a request body. It is decoded and validated
- * (mctx_job_prepare: util/json on YAJL, then api/request.c), and when it is
+ * (mctx_job_prepare: util/json, then api/request.c), and when it is
  * valid and small it runs on the CPU engine and its result, configuration
  * and summary are encoded, exactly as the service and `mctx search` do. A
  * refused body must come back with an error code, a field or a reason, and

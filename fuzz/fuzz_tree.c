@@ -9,7 +9,7 @@
  * Input: the first byte chooses the form; odd: the rest is a zstd frame,
  * decompressed with a 1 MiB cap (refusals must say why; output must respect
  * the cap); even: the rest is the document itself. On the document the
- * scanner is checked against util/json (YAJL): whenever the document is
+ * scanner is checked against util/json: whenever the document is
  * valid JSON, a member the scanner finds must be valid JSON equal to the
  * parser's value of that member (in any document, what the service would
  * send passes mctx_json_valid, which must agree with the parser), and (when no key has escapes, and no
@@ -65,9 +65,10 @@ static void check_document(const char *doc, size_t len) {
   mctx_status st;
   mctx_json_doc *whole = mctx_json_parse(doc, len, &lim, &st);
   const mctx_json *root = whole ? mctx_json_root(whole) : NULL;
-  /* Where the scanner may rightly differ from YAJL: escaped keys (the
-   * service's writer never escapes a plain key), and vertical tab or form
-   * feed as whitespace (YAJL accepts them; JSON and the writer do not). */
+  /* Where the scanner may rightly differ from the parser: escaped keys
+   * (the service's writer never escapes a plain key), and vertical tab or
+   * form feed as whitespace (YAJL, the parser before util/json's own,
+   * accepted them; JSON and the writer do not). */
   int escapes = memchr(doc, '\\', len) != NULL || memchr(doc, '\v', len) != NULL || memchr(doc, '\f', len) != NULL;
   static const char *const keys[] = {"nested", "arrays", "format", "request_id"};
   for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {

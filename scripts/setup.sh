@@ -9,7 +9,7 @@ set -euo pipefail
 
 # Build: compiler, CMake and the libraries the product links.
 PKGS=(build-essential cmake pkg-config
-      libyajl-dev libmicrohttpd-dev libjwt-dev libssl-dev
+      libmicrohttpd-dev libjwt-dev libssl-dev
       libsqlite3-dev libpq-dev unixodbc-dev odbc-postgresql libzstd-dev
       libopenblas-dev libopenmpi-dev openmpi-bin)
 # Tests: a real PostgreSQL server, curl, a browser for the dashboard tests

@@ -1,4 +1,4 @@
-/* mctx/json.h: a read-only JSON document, parsed by YAJL.
+/* mctx/json.h: a read-only JSON document (util/json.c's parser).
  *
  * The request decoder, the service, the tests and the models' parameters all
  * read JSON through this one type. A document owns every value in it: values

@@ -1,7 +1,7 @@
 /* api/api.h: the search request and result of DESIGN.md, shared by the CLI
  * and the service.
  *
- * A request body becomes a job: decoded on YAJL, validated field by field
+ * A request body becomes a job: parsed by util/json, validated field by field
  * (errors name the field and the reason), bound to its model and checked
  * against the limits before anything large is allocated. Jobs run alone or,
  * when their batch keys match, merged into one batched search (each gets

@@ -1,6 +1,6 @@
 /* api/job.c: jobs, from a request body to a finished search.
  *
- * mctx_job_prepare parses (util/json on YAJL), decodes and validates
+ * mctx_job_prepare parses (util/json), decodes and validates
  * (request.c), makes the model and decodes the embeddings. mctx_job_run runs
  * one job, or several with the same batch key merged into one batched
  * search: each job's roots are made on its own (its model's default roots

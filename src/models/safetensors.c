@@ -2,7 +2,7 @@
  * safetensors.h, and the half/bfloat16 conversions.
  *
  * The reader loads the whole file (bounded), parses the header with
- * util/json (YAJL, depth- and memory-bounded) and checks it completely
+ * util/json (depth- and memory-bounded) and checks it completely
  * before any tensor is used, so a model never sees a tensor whose bytes lie
  * outside the file or disagree with its shape. It touches nothing but the
  * file it is given. */

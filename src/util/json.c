@@ -1,16 +1,23 @@
-/* util/json.c: the JSON document of mctx/json.h, built from YAJL's SAX
- * callbacks into an arena.
+/* util/json.c: the JSON document of mctx/json.h: a parser of our own that
+ * builds the document into an arena in one pass.
  *
- * YAJL tokenizes and validates (UTF-8, grammar); the callbacks here keep a
- * stack of open containers whose children collect in one growable scratch
+ * The grammar is RFC 8259's, strictly: whitespace is space, tab, CR and LF;
+ * numbers without leading zeros, a lone '-' or a bare '.'; strings of valid
+ * UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF), no raw
+ * control characters, the eight escapes and \uXXXX (a UTF-16 surrogate
+ * only as a high-low pair); one value and nothing after it. A builder keeps
+ * a stack of open containers whose children collect in one growable scratch
  * vector and are copied into the arena, contiguous, when the container
- * closes. Numbers are parsed by util/numfmt's fast path. */
+ * closes; numbers are parsed by util/numfmt's fast path. The same parser,
+ * building nothing, is mctx_json_valid.
+ *
+ * It replaced YAJL (2026-12-07): the request codec spent most of its time in
+ * YAJL's tokenizer and callbacks (docs/BENCHMARKS.md, "The JSON codec"). */
 #include "mctx/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yajl/yajl_parse.h>
 
 #include "util/arena.h"
 #include "util/numfmt.h"
@@ -43,6 +50,10 @@ typedef struct builder {
 } builder;
 
 static int push_value(builder *b, const mctx_json *v) {
+  if (!b->doc) {  /* validating: nothing is kept */
+    if (b->depth == 0) b->have_root = 1;
+    return 1;
+  }
   if (b->depth == 0) {
     b->doc->root = *v;
     b->have_root = 1;
@@ -78,40 +89,6 @@ static char *copy_str(builder *b, const unsigned char *s, size_t n) {
   return p;
 }
 
-static int cb_null(void *ctx) {
-  mctx_json v = {0};
-  v.type = MCTX_JSON_NULL;
-  return push_value(ctx, &v);
-}
-
-static int cb_bool(void *ctx, int val) {
-  mctx_json v = {0};
-  v.type = MCTX_JSON_BOOL;
-  v.boolean = val ? 1 : 0;
-  return push_value(ctx, &v);
-}
-
-static int cb_number(void *ctx, const char *s, size_t n) {
-  builder *b = ctx;
-  mctx_json v = {0};
-  v.type = MCTX_JSON_NUMBER;
-  int is_int = 0;
-  if (mctx_parse_number(s, n, &v.u.num, &v.i, &is_int) != 0) { b->error = 3; return 0; }
-  v.is_int = (uint8_t)is_int;
-  return push_value(b, &v);
-}
-
-static int cb_string(void *ctx, const unsigned char *s, size_t n) {
-  builder *b = ctx;
-  if (n > UINT32_MAX) { b->error = 2; return 0; }
-  mctx_json v = {0};
-  v.type = MCTX_JSON_STRING;
-  v.u.str = copy_str(b, s, n);
-  if (!v.u.str) return 0;
-  v.len = (uint32_t)n;
-  return push_value(b, &v);
-}
-
 static int open_container(builder *b, uint8_t type) {
   if (b->depth >= b->max_depth) { b->error = 1; return 0; }
   if (b->depth == b->capdepth) {
@@ -125,7 +102,7 @@ static int open_container(builder *b, uint8_t type) {
   b->stack[b->depth].type = type;
   b->stack[b->depth].first = b->nvals;
   /* Reserve a slot for the container itself in its parent. */
-  if (b->depth > 0) {
+  if (b->depth > 0 && b->doc) {
     mctx_json placeholder = {0};
     placeholder.type = type;
     if (!push_value(b, &placeholder)) return 0;
@@ -136,6 +113,10 @@ static int open_container(builder *b, uint8_t type) {
 }
 
 static int close_container(builder *b) {
+  if (!b->doc) {
+    if (--b->depth == 0) b->have_root = 1;
+    return 1;
+  }
   frame *f = &b->stack[b->depth - 1];
   size_t n = b->nvals - f->first;
   if (n > UINT32_MAX) { b->error = 2; return 0; }
@@ -170,75 +151,369 @@ static int close_container(builder *b) {
   return 1;
 }
 
-static int cb_start_map(void *ctx) { return open_container(ctx, MCTX_JSON_OBJECT); }
-static int cb_end_map(void *ctx) { return close_container(ctx); }
-static int cb_start_array(void *ctx) { return open_container(ctx, MCTX_JSON_ARRAY); }
-static int cb_end_array(void *ctx) { return close_container(ctx); }
+/* ==== The parser ==== */
 
-static int cb_map_key(void *ctx, const unsigned char *s, size_t n) {
-  builder *b = ctx;
-  if (n > UINT32_MAX) { b->error = 2; return 0; }
-  b->pending_key = copy_str(b, s, n);
-  b->pending_key_len = (uint32_t)n;
-  return b->pending_key != NULL;
+typedef struct parser {
+  const unsigned char *s, *end;
+  const char *why;   /* the syntax error, for the message */
+} parser;
+
+static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end) {
+  while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+  return p;
 }
 
-static const yajl_callbacks CALLBACKS = {
-  cb_null, cb_bool, NULL, NULL, cb_number, cb_string,
-  cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
-};
+static inline int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-/* ==== Validation without a document ==== */
-
-typedef struct validator {
-  int depth, max_depth, error, roots;
-} validator;
-
-static int v_scalar(void *ctx) {
-  validator *v = ctx;
-  if (v->depth == 0) v->roots++;
-  return 1;
-}
-static int v_bool(void *ctx, int b) { (void)b; return v_scalar(ctx); }
-static int v_string(void *ctx, const unsigned char *s, size_t n) { (void)s; (void)n; return v_scalar(ctx); }
-static int v_key(void *ctx, const unsigned char *s, size_t n) { (void)ctx; (void)s; (void)n; return 1; }
-static int v_number(void *ctx, const char *s, size_t n) {
-  validator *v = ctx;
-  double d;
-  int64_t i;
-  int is_int;
-  if (mctx_parse_number(s, n, &d, &i, &is_int) != 0) { v->error = 3; return 0; }
-  return v_scalar(ctx);
-}
-static int v_open(void *ctx) {
-  validator *v = ctx;
-  if (v->depth == 0) v->roots++;
-  if (++v->depth > v->max_depth) { v->error = 1; return 0; }
-  return 1;
-}
-static int v_close(void *ctx) {
-  validator *v = ctx;
-  v->depth--;
-  return 1;
+static int hex4(const unsigned char *p, const unsigned char *end, uint32_t *out) {
+  if (end - p < 4) return -1;
+  uint32_t v = 0;
+  for (int k = 0; k < 4; k++) {
+    unsigned char c = p[k];
+    uint32_t d;
+    if (c >= '0' && c <= '9') d = (uint32_t)(c - '0');
+    else if (c >= 'a' && c <= 'f') d = (uint32_t)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') d = (uint32_t)(c - 'A' + 10);
+    else return -1;
+    v = v << 4 | d;
+  }
+  *out = v;
+  return 0;
 }
 
-static const yajl_callbacks VALIDATE = {
-  v_scalar, v_bool, NULL, NULL, v_number, v_string, v_open, v_key, v_close, v_open, v_close
-};
+/* The length of the valid UTF-8 sequence at p (its first byte >= 0x80), or
+ * 0 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF). */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+  unsigned char c = p[0];
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if ((size_t)(end - p) < n) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t k = 2; k < n; k++)
+    if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+  return n;
+}
+
+static size_t put_utf8(unsigned char *o, uint32_t cp) {
+  if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
+  if (cp < 0x800) { o[0] = (unsigned char)(0xC0 | cp >> 6); o[1] = (unsigned char)(0x80 | (cp & 0x3F)); return 2; }
+  if (cp < 0x10000) {
+    o[0] = (unsigned char)(0xE0 | cp >> 12);
+    o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  o[0] = (unsigned char)(0xF0 | cp >> 18);
+  o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+  o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+  o[3] = (unsigned char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+/* The string whose opening quote is at *pp: decoded into the arena
+ * (NUL-terminated; *out stays NULL when validating). Advances *pp past the
+ * closing quote; on an error leaves it at the offending byte. */
+static int parse_string(builder *b, parser *ps, const unsigned char **pp, char **out, uint32_t *out_len) {
+  const unsigned char *p = *pp + 1, *end = ps->end;
+  const unsigned char *q = p;
+  *out = NULL;
+  *out_len = 0;
+  while (q < end && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80) q++;
+  if (q < end && *q == '"') {  /* plain ASCII: copied as it is */
+    size_t n = (size_t)(q - p);
+    if (n > UINT32_MAX) { b->error = 2; *pp = p; return -1; }
+    if (b->doc) {
+      *out = copy_str(b, p, n);
+      if (!*out) return -1;
+    }
+    *out_len = (uint32_t)n;
+    *pp = q + 1;
+    return 0;
+  }
+  /* The raw extent first (decoding never lengthens), then decode. */
+  const unsigned char *close = q;
+  while (close < end && *close != '"') close += *close == '\\' && close + 1 < end ? 2 : 1;
+  if (close >= end) { ps->why = "unterminated string"; *pp = end; return -1; }
+  size_t raw = (size_t)(close - p);
+  if (raw > UINT32_MAX) { b->error = 2; *pp = p; return -1; }
+  unsigned char *o = NULL, *w = NULL;
+  if (b->doc) {
+    o = mctx_arena_alloc(&b->doc->arena, raw + 1);
+    if (!o) { b->error = 2; *pp = p; return -1; }
+    memcpy(o, p, (size_t)(q - p));
+    w = o + (q - p);
+  }
+  unsigned char tmp[4];
+  while (q < close) {
+    unsigned char c = *q;
+    if (c < 0x20) { ps->why = "control character in a string (escape it)"; *pp = q; return -1; }
+    if (c < 0x80 && c != '\\') {
+      if (w) *w++ = c;
+      q++;
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t n = utf8_len(q, close);
+      if (!n) { ps->why = "invalid UTF-8 in a string"; *pp = q; return -1; }
+      if (w) { memcpy(w, q, n); w += n; }
+      q += n;
+      continue;
+    }
+    /* an escape */
+    const unsigned char *at = q;
+    q++;
+    unsigned char e = *q++;
+    unsigned char lit;
+    switch (e) {
+      case '"': lit = '"'; break;
+      case '\\': lit = '\\'; break;
+      case '/': lit = '/'; break;
+      case 'b': lit = '\b'; break;
+      case 'f': lit = '\f'; break;
+      case 'n': lit = '\n'; break;
+      case 'r': lit = '\r'; break;
+      case 't': lit = '\t'; break;
+      case 'u': {
+        uint32_t cp;
+        if (hex4(q, close, &cp) != 0) { ps->why = "\\u needs four hex digits"; *pp = at; return -1; }
+        q += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) { ps->why = "lone low surrogate in a \\u escape"; *pp = at; return -1; }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          uint32_t lo;
+          if (close - q < 6 || q[0] != '\\' || q[1] != 'u' || hex4(q + 2, close, &lo) != 0 || lo < 0xDC00 ||
+              lo > 0xDFFF) {
+            ps->why = "high surrogate in a \\u escape without its low surrogate";
+            *pp = at;
+            return -1;
+          }
+          q += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        }
+        size_t n = put_utf8(w ? w : tmp, cp);
+        if (w) w += n;
+        continue;
+      }
+      default: ps->why = "unknown escape in a string"; *pp = at; return -1;
+    }
+    if (w) *w++ = lit;
+  }
+  if (o) {
+    *w = '\0';
+    *out = (char *)o;
+    *out_len = (uint32_t)(w - o);
+  }
+  *pp = close + 1;
+  return 0;
+}
+
+/* Powers of ten exact in a double, for the fast path below. */
+static const double EXACT_P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The number at *pp (RFC 8259's grammar) into *v. Scanning accumulates what
+ * mctx_parse_number's fast path would (up to 19 digits, a decimal exponent
+ * within +-22: one exact double operation, the same one); anything else is
+ * handed to mctx_parse_number itself, so every number reads as it does. */
+static int parse_num(builder *b, parser *ps, const unsigned char **pp, mctx_json *v) {
+  const unsigned char *p = *pp, *q = p, *end = ps->end;
+  int neg = 0, integral = 1, slow = 0, nd = 0, frac = 0, ex = 0;
+  uint64_t m = 0;
+  if (*q == '-') { neg = 1; q++; }
+  if (q >= end || !is_digit(*q)) { ps->why = "a digit expected in a number"; *pp = q; return -1; }
+  if (*q == '0') {
+    q++;
+  } else {
+    for (; q < end && is_digit(*q); q++) {
+      if (nd < 19) { m = m * 10 + (uint64_t)(*q - '0'); nd++; }
+      else slow = 1;
+    }
+  }
+  if (q < end && *q == '.') {
+    integral = 0;
+    q++;
+    if (q >= end || !is_digit(*q)) { ps->why = "a digit expected after the decimal point"; *pp = q; return -1; }
+    for (; q < end && is_digit(*q); q++) {
+      if (nd < 19) { m = m * 10 + (uint64_t)(*q - '0'); if (m) nd++; frac++; }
+      else slow = 1;
+    }
+  }
+  if (q < end && (*q == 'e' || *q == 'E')) {
+    integral = 0;
+    q++;
+    int eneg = 0;
+    if (q < end && (*q == '+' || *q == '-')) { eneg = *q == '-'; q++; }
+    if (q >= end || !is_digit(*q)) { ps->why = "a digit expected in the exponent"; *pp = q; return -1; }
+    for (; q < end && is_digit(*q); q++)
+      if (ex < 100000) ex = ex * 10 + (*q - '0');
+    if (eneg) ex = -ex;
+  }
+  memset(v, 0, sizeof *v);
+  v->type = MCTX_JSON_NUMBER;
+  int e10 = ex - frac;
+  if (!slow && m <= ((uint64_t)1 << 53) && e10 >= -22 && e10 <= 22) {
+    double d = (double)m;
+    d = e10 < 0 ? d / EXACT_P10[-e10] : d * EXACT_P10[e10];
+    v->u.num = neg ? -d : d;
+    if (integral) {
+      v->is_int = 1;
+      v->i = neg ? (int64_t)(0 - m) : (int64_t)m;
+    }
+  } else {
+    int is_int = 0;
+    if (mctx_parse_number((const char *)p, (size_t)(q - p), &v->u.num, &v->i, &is_int) != 0) {
+      b->error = 3;
+      return -1;
+    }
+    v->is_int = (uint8_t)is_int;
+  }
+  *pp = q;
+  return 0;
+}
+
+/* Parses the whole text; returns 0, or -1 with the offending byte's offset
+ * in *at and the reason in b->error (limits) or ps->why (syntax). */
+static int parse_text(builder *b, parser *ps, size_t *at) {
+  const unsigned char *end = ps->end;
+  const unsigned char *p = skip_ws(ps->s, end);
+  mctx_json v;
+  char *str;
+  uint32_t slen;
+value:
+  if (p >= end) { ps->why = "unexpected end of input, a value expected"; goto fail; }
+  switch (*p) {
+    case '{':
+      if (!open_container(b, MCTX_JSON_OBJECT)) goto fail;
+      p = skip_ws(p + 1, end);
+      if (p < end && *p == '}') {
+        p++;
+        if (!close_container(b)) goto fail;
+        goto after;
+      }
+      goto key;
+    case '[':
+      if (!open_container(b, MCTX_JSON_ARRAY)) goto fail;
+      p = skip_ws(p + 1, end);
+      if (p < end && *p == ']') {
+        p++;
+        if (!close_container(b)) goto fail;
+        goto after;
+      }
+      goto value;
+    case '"':
+      if (parse_string(b, ps, &p, &str, &slen) != 0) goto fail;
+      memset(&v, 0, sizeof v);
+      v.type = MCTX_JSON_STRING;
+      v.u.str = str;
+      v.len = slen;
+      if (!push_value(b, &v)) goto fail;
+      goto after;
+    case 't':
+    case 'f':
+    case 'n': {
+      static const char *const lits[] = {"true", "false", "null"};
+      const char *lit = lits[*p == 't' ? 0 : *p == 'f' ? 1 : 2];
+      size_t n = strlen(lit);
+      if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0) { ps->why = "unknown literal"; goto fail; }
+      memset(&v, 0, sizeof v);
+      v.type = *p == 'n' ? MCTX_JSON_NULL : MCTX_JSON_BOOL;
+      v.boolean = *p == 't';
+      if (!push_value(b, &v)) goto fail;
+      p += n;
+      goto after;
+    }
+    default:
+      if (*p == '-' || is_digit(*p)) {
+        if (b->doc && b->depth > 0 && b->nvals < b->capvals) {
+          /* the common case, a number in a container: parsed in place */
+          if (parse_num(b, ps, &p, &b->vals[b->nvals]) != 0) goto fail;
+          b->keys[b->nvals] = b->pending_key;
+          b->key_lens[b->nvals] = b->pending_key_len;
+          b->nvals++;
+          b->pending_key = NULL;
+          goto after;
+        }
+        if (parse_num(b, ps, &p, &v) != 0) goto fail;
+        if (!push_value(b, &v)) goto fail;
+        goto after;
+      }
+      ps->why = "unexpected character, a value expected";
+      goto fail;
+  }
+key:
+  if (p >= end || *p != '"') { ps->why = "an object key (a string) expected"; goto fail; }
+  if (parse_string(b, ps, &p, &str, &slen) != 0) goto fail;
+  b->pending_key = str;
+  b->pending_key_len = slen;
+  p = skip_ws(p, end);
+  if (p >= end || *p != ':') { ps->why = "':' expected after an object key"; goto fail; }
+  p = skip_ws(p + 1, end);
+  goto value;
+after:
+  p = skip_ws(p, end);
+  if (b->depth == 0) {
+    if (p != end) { ps->why = "trailing characters after the document"; goto fail; }
+    return 0;
+  }
+  if (p >= end) { ps->why = "unexpected end of input inside a container"; goto fail; }
+  if (b->stack[b->depth - 1].type == MCTX_JSON_ARRAY) {
+    if (*p == ',') { p = skip_ws(p + 1, end); goto value; }
+    if (*p == ']') {
+      p++;
+      if (!close_container(b)) goto fail;
+      goto after;
+    }
+    ps->why = "',' or ']' expected in an array";
+    goto fail;
+  }
+  if (*p == ',') { p = skip_ws(p + 1, end); goto key; }
+  if (*p == '}') {
+    p++;
+    if (!close_container(b)) goto fail;
+    goto after;
+  }
+  ps->why = "',' or '}' expected in an object";
+fail:
+  *at = (size_t)(p - ps->s);
+  return -1;
+}
+
+/* The status for a failed parse. */
+static int parse_error(const builder *b, const parser *ps, size_t at, size_t len, const mctx_json_limits *lim,
+                       mctx_status *st) {
+  if (b->error == 1)
+    return mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON nested deeper than %d levels (at byte %zu)", lim->max_depth,
+                           at);
+  if (b->error == 2)
+    return mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON document too large for its memory limit of %zu bytes",
+                           lim->max_bytes);
+  if (b->error == 3) return mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON number near byte %zu", at);
+  if (len == 0) return mctx_status_set(st, MCTX_EPARSE, NULL, "empty body: expected a JSON document");
+  return mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON (%s) at byte %zu of %zu",
+                         ps->why ? ps->why : "syntax error", at, len);
+}
 
 int mctx_json_valid(const char *text, size_t len, int max_depth, mctx_status *st) {
-  validator v = {0, max_depth > 0 ? max_depth : 64, 0, 0};
-  yajl_handle h = yajl_alloc(&VALIDATE, NULL, &v);
-  if (!h) return mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory");
-  yajl_status ys = yajl_parse(h, (const unsigned char *)text, len);
-  if (ys == yajl_status_ok) ys = yajl_complete_parse(h);
-  size_t at = yajl_get_bytes_consumed(h);
-  yajl_free(h);
-  if (ys == yajl_status_ok && v.roots == 1 && v.depth == 0) return 0;
-  if (v.error == 1) return mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON nested deeper than %d levels (at byte %zu)",
-                                           v.max_depth, at);
-  if (v.error == 3) return mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON number near byte %zu", at);
-  return mctx_status_set(st, MCTX_EPARSE, NULL, "not one JSON document (error near byte %zu of %zu)", at, len);
+  mctx_json_limits lim = {max_depth > 0 ? max_depth : 64, 0};
+  builder b = {0};
+  b.max_depth = lim.max_depth;
+  parser ps = {(const unsigned char *)text, (const unsigned char *)text + len, NULL};
+  size_t at = 0;
+  int rc = parse_text(&b, &ps, &at);
+  free(b.stack);
+  if (rc == 0) return 0;
+  return parse_error(&b, &ps, at, len, &lim, st);
 }
 
 mctx_json_doc *mctx_json_parse(const char *text, size_t len,
@@ -253,39 +528,15 @@ mctx_json_doc *mctx_json_parse(const char *text, size_t len,
   builder b = {0};
   b.doc = doc;
   b.max_depth = lim.max_depth;
-  yajl_handle h = yajl_alloc(&CALLBACKS, NULL, &b);
-  if (!h) { free(doc); mctx_status_set(st, MCTX_ENOMEM, NULL, "out of memory"); return NULL; }
-  yajl_status ys = yajl_parse(h, (const unsigned char *)text, len);
-  if (ys == yajl_status_ok) ys = yajl_complete_parse(h);
-  int ok = (ys == yajl_status_ok) && b.have_root && b.depth == 0;
-  if (!ok) {
-    size_t at = yajl_get_bytes_consumed(h);
-    if (b.error == 1) {
-      mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON nested deeper than %d levels (at byte %zu)", lim.max_depth, at);
-    } else if (b.error == 2) {
-      mctx_status_set(st, MCTX_ELIMIT, NULL, "JSON document too large for its memory limit of %zu bytes", lim.max_bytes);
-    } else if (b.error == 3) {
-      mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON number near byte %zu", at);
-    } else if (len == 0) {
-      mctx_status_set(st, MCTX_EPARSE, NULL, "empty body: expected a JSON document");
-    } else {
-      unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
-      char clean[200];
-      size_t k = 0;
-      for (const unsigned char *p = msg; p && *p && k + 1 < sizeof clean; p++)
-        clean[k++] = (*p == '\n' || *p == '\r') ? ' ' : (char)*p;
-      while (k && clean[k - 1] == ' ') k--;
-      clean[k] = '\0';
-      mctx_status_set(st, MCTX_EPARSE, NULL, "malformed JSON (%s) at byte %zu", clean, at);
-      yajl_free_error(h, msg);
-    }
-    yajl_free(h);
-    free(b.vals); free(b.keys); free(b.key_lens); free(b.stack);
+  parser ps = {(const unsigned char *)text, (const unsigned char *)text + len, NULL};
+  size_t at = 0;
+  int rc = parse_text(&b, &ps, &at);
+  free(b.vals); free(b.keys); free(b.key_lens); free(b.stack);
+  if (rc != 0) {
+    parse_error(&b, &ps, at, len, &lim, st);
     mctx_json_doc_free(doc);
     return NULL;
   }
-  yajl_free(h);
-  free(b.vals); free(b.keys); free(b.key_lens); free(b.stack);
   return doc;
 }
 

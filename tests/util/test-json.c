@@ -1,5 +1,5 @@
-/* tests/util/test-json.c: the JSON document (YAJL underneath), the writer and
- * the number conversions they share. */
+/* tests/util/test-json.c: the JSON document (util/json.c's parser), the
+ * writer and the number conversions they share. */
 #include "test.h"
 
 #include "mctx/json.h"
@@ -110,6 +110,83 @@ TEST(document_and_limits) {
   ASSERT_CONTAINS(st.reason, "byte");
   /* invalid UTF-8 */
   ASSERT(mctx_json_parse("\"\xff\xfe\"", 4, NULL, &st) == NULL);
+}
+
+/* The grammar, both ways: what RFC 8259 accepts and what it does not, each
+ * through the parser and the validator, which must agree. */
+TEST(grammar_accepts_and_refuses) {
+  static const char *const good[] = {
+    "0", "-0", "1", "-12", "1.5", "-0.25e-3", "1E+5", "2e9", "[]", "{}", " [ 1 , 2 ] ", "\t\r\n[]\n",
+    "\"\"", "\"a\\\"b\"", "\"\\/\\b\\f\\n\\r\\t\"", "\"\\u0041\\u00e9\\u20AC\"",
+    "\"\\ud83d\\ude00\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "true", "false", "null",
+    "{\"a\":{\"b\":[null,true,false,{}]}}", "[[[[]]]]", "123456789012345678901234567890",
+    "0.1234567890123456789012345", "1e400", "-1e-400",
+  };
+  static const char *const bad[] = {
+    "", " ", "01", "-", "+1", ".5", "1.", "1.e5", "1e", "1e+", "0x10", "[1,]", "[,1]", "{\"a\"}", "{\"a\":}",
+    "{\"a\" 1}", "{a:1}", "{\"a\":1,}", "[1 2]", "[1", "{", "\"abc", "tru", "nul", "True", "[] []", "1 2",
+    "\"\\x\"", "\"\\u12\"", "\"\\ud83d\"", "\"\\ude00\"", "\"\\ud83d\\u0041\"", "\"a\nb\"",
+    "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "\"\x80\"",
+    "[\v]", "[\f1]", "nan", "Infinity", "[1]x", "\"\\u00zz\"",
+  };
+  mctx_status st;
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    mctx_json_doc *d = mctx_json_parse(good[i], strlen(good[i]), NULL, &st);
+    if (!d) FAIL_AT("refused %s: %s", good[i], st.reason);
+    mctx_json_doc_free(d);
+    if (mctx_json_valid(good[i], strlen(good[i]), 0, &st) != 0) FAIL_AT("the validator refused %s", good[i]);
+  }
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    mctx_json_doc *d = mctx_json_parse(bad[i], strlen(bad[i]), NULL, &st);
+    if (d) FAIL_AT("accepted %s", bad[i]);
+    ASSERT_EQ(st.code, MCTX_EPARSE);
+    if (strlen(bad[i]) > 0) ASSERT_CONTAINS(st.reason, "byte");
+    if (mctx_json_valid(bad[i], strlen(bad[i]), 0, &st) == 0) FAIL_AT("the validator accepted %s", bad[i]);
+  }
+  /* what the strings decode to */
+  const char *t = "[\"\\u0041\\u00e9\\ud83d\\ude00\\u0000z\", \"\xe2\x82\xac\\n\"]";
+  mctx_json_doc *d = mctx_json_parse(t, strlen(t), NULL, &st);
+  ASSERT(d != NULL);
+  const mctx_json *s0 = mctx_json_at(mctx_json_root(d), 0), *s1 = mctx_json_at(mctx_json_root(d), 1);
+  ASSERT_EQ(s0->len, 9);
+  ASSERT(memcmp(s0->u.str, "A\xc3\xa9\xf0\x9f\x98\x80\0z", 9) == 0);
+  ASSERT_STREQ(s1->u.str, "\xe2\x82\xac\n");
+  mctx_json_doc_free(d);
+  /* where the error is */
+  ASSERT(mctx_json_parse("[1, 2, x]", 9, NULL, &st) == NULL);
+  ASSERT_CONTAINS(st.reason, "at byte 7");
+}
+
+/* Numbers in a document read exactly as mctx_parse_number reads them. */
+TEST(numbers_read_as_numfmt) {
+  char text[64];
+  for (int i = 0; i < 200000; i++) {
+    uint32_t r = rnd32();
+    int n = 0;
+    if (r & 1) text[n++] = '-';
+    int ints = (int)(rnd32() % 22), fracs = (int)(rnd32() % 24);
+    if (ints == 0) text[n++] = '0';
+    for (int k = 0; k < ints; k++) text[n++] = (char)('0' + (k == 0 ? 1 + rnd32() % 9 : rnd32() % 10));
+    if (fracs && (r & 2)) {
+      text[n++] = '.';
+      for (int k = 0; k < fracs; k++) text[n++] = (char)('0' + ((r & 4) && k < 5 ? 0 : rnd32() % 10));
+    }
+    if (r & 8) n += snprintf(text + n, sizeof text - (size_t)n, "e%d", (int)(rnd32() % 700) - 350);
+    text[n] = '\0';
+    double want = 0.0, got = 0.0;
+    int64_t wi = 0;
+    int is_int = 0;
+    ASSERT_EQ(mctx_parse_number(text, (size_t)n, &want, &wi, &is_int), 0);
+    mctx_status st;
+    mctx_json_doc *d = mctx_json_parse(text, (size_t)n, NULL, &st);
+    if (!d) FAIL_AT("refused %s: %s", text, st.reason);
+    const mctx_json *v = mctx_json_root(d);
+    got = v->u.num;
+    if (memcmp(&got, &want, sizeof got) != 0) FAIL_AT("%s reads %.17g, numfmt %.17g", text, got, want);
+    ASSERT_EQ(v->is_int, is_int);
+    if (is_int) ASSERT_EQ(v->i, wi);
+    mctx_json_doc_free(d);
+  }
 }
 
 TEST(writer_escapes_and_reads_back) {
