@@ -35,9 +35,10 @@ export LD_LIBRARY_PATH="$B/lib:$B/mpilib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 if has profile; then
   # Where the batch-1 searches spend their time: warp stall reasons and the
   # source lines of the search kernel (compiled with -lineinfo).
+  # PROFILE_CASES (;-separated bench flags) picks other cases.
   echo "== profile (ncu): batch-1 cases"
-  for c in "--policy gumbel_muzero --batch 1 --actions 64 --simulations 64" \
-           "--policy muzero --batch 1 --actions 362 --simulations 800"; do
+  IFS=';' read -r -a pcases <<<"${PROFILE_CASES:---policy gumbel_muzero --batch 1 --actions 64 --simulations 64;--policy muzero --batch 1 --actions 362 --simulations 800}"
+  for c in "${pcases[@]}"; do
     tag=$(echo "$c" | awk '{print $2 "-" $6 "x" $8}')
     timeout 120 ncu --clock-control none --section WarpStateStats --section SchedulerStats --section LaunchStats \
       --kernel-name regex:search_kernel --launch-skip 2 --launch-count 1 \
