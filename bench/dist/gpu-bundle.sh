@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/dist/gpu-bundle.sh: packs what the distributed GPU checks need on a
 # GPU machine that has CUDA's driver and NCCL but no Open MPI and none of our
-# libraries: the binaries of a GPU build (MCTX_STATIC_DEPS=ON), the shared
+# libraries: the binaries of a GPU build, the shared
 # libraries they and Open MPI load, and Open MPI's launcher, plugins and help
 # files (which it finds at the paths it was built for).
 #
