@@ -394,23 +394,18 @@ value:
   if (p >= end) { ps->why = "unexpected end of input, a value expected"; goto fail; }
   switch (*p) {
     case '{':
-      if (!open_container(b, MCTX_JSON_OBJECT)) goto fail;
+    case '[': {
+      int object = *p == '{';
+      if (!open_container(b, object ? MCTX_JSON_OBJECT : MCTX_JSON_ARRAY)) goto fail;
       p = skip_ws(p + 1, end);
-      if (p < end && *p == '}') {
+      if (p < end && *p == (object ? '}' : ']')) {  /* empty */
         p++;
         if (!close_container(b)) goto fail;
         goto after;
       }
-      goto key;
-    case '[':
-      if (!open_container(b, MCTX_JSON_ARRAY)) goto fail;
-      p = skip_ws(p + 1, end);
-      if (p < end && *p == ']') {
-        p++;
-        if (!close_container(b)) goto fail;
-        goto after;
-      }
+      if (object) goto key;
       goto value;
+    }
     case '"':
       if (parse_string(b, ps, &p, &str, &slen) != 0) goto fail;
       memset(&v, 0, sizeof v);
