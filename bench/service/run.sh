@@ -8,6 +8,10 @@
 #
 # Cases:
 #   small         batch 1, 16 actions, 32 simulations, mock model
+#   small-rate    the small case open loop at RATE_SMALL searches/s (5000) on
+#                 64 connections (bench/service/loadgen.c; latency counted
+#                 from each request's scheduled time, every request its own
+#                 request id so that every search is recorded)
 #   large         batch 256, 64 actions, 64 simulations, synthetic model
 #   http          GET /health/live: the HTTP layer alone
 #   cost          one connection, small case: HTTP + JSON time per request
@@ -22,7 +26,8 @@
 # "--record-before-reply=false" measures records made after the answer.
 #
 # Settings: CONNS_SMALL (32), CONNS_LARGE (8), THREADS (1, wrk threads),
-# DURATION (10 s), WARMUP (2 s), PORT (18900), SERVE_FLAGS (extra flags).
+# DURATION (10 s), WARMUP (2 s), PORT (18900), SERVE_FLAGS (extra flags),
+# RATE_SMALL (5000), BENCH_TMP (/tmp: where the data folder lives).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-build/mctx}
@@ -33,11 +38,12 @@ THREADS=${THREADS:-1}
 CONNS_SMALL=${CONNS_SMALL:-32}
 CONNS_LARGE=${CONNS_LARGE:-8}
 PORT=${PORT:-18900}
+RATE_SMALL=${RATE_SMALL:-5000}
 SERVE_FLAGS=${SERVE_FLAGS:-}
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "no binary at $BIN" >&2; exit 1; }
 
-WORK=$(mktemp -d /tmp/mctx-bench-XXXXXX)
+WORK=$(mktemp -d ${BENCH_TMP:-/tmp}/mctx-bench-XXXXXX)
 PID=""
 cleanup() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
@@ -100,6 +106,17 @@ for c in $CASES; do
     small)
       start; run_wrk "$CONNS_SMALL" "$WORK/small.json" /api/v1/mcts/search "small, dynamic batching"; metric_batch; stop
       start --batch-max 1; run_wrk "$CONNS_SMALL" "$WORK/small.json" /api/v1/mcts/search "small, no batching"; metric_batch; stop
+      ;;
+    small-rate)
+      cc -O2 -std=c11 -Wall -Wextra -o "$WORK/loadgen" bench/service/loadgen.c -lm
+      for flags in "" "--batch-max 1"; do
+        start $flags
+        out=$("$WORK/loadgen" --port "$PORT" --body "$WORK/small.json" --vary-request-id --rate "$RATE_SMALL" --conns 64 \
+          --duration "$DURATION" --warmup "$WARMUP")
+        printf '%-34s rate=%-6s %s; %s\n' "small, open loop${flags:+, no batching}" "$RATE_SMALL" \
+          "$(grep -m1 '^  answered' <<<"$out" | sed 's/^ *//')" "$(grep -m1 '^  200 latency ms' <<<"$out" | sed 's/^ *//')"
+        stop
+      done
       ;;
     large)
       start; run_wrk "$CONNS_LARGE" "$WORK/large.json" /api/v1/mcts/search "large, dynamic batching"; metric_batch; stop

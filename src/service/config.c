@@ -40,6 +40,9 @@ static const option OPTIONS[] = {
   {"data-dir", "MCTX_DATA_DIR", T_STR, STR(data_dir), 0, 0, "./data", "local state; the record spool is DIR/spool"},
   {"spool-max-bytes", "MCTX_SPOOL_MAX_BYTES", T_SIZE, OFF(spool_max_bytes), 0, 0, (long long)1 << 40, "1G",
    "disk the record spool may take (K, M, G suffixes)"},
+  {"spool-sync-interval-us", "MCTX_SPOOL_SYNC_INTERVAL_US", T_INT, OFF(spool_sync_interval_us), 0, 0, 1000000, "500",
+   "records are written and fsynced in groups at most this often (fewer, larger fsyncs; each answer may wait "
+   "this much longer; an idle service writes at once); 0: a group as soon as the last is on disk"},
   {"engine", "MCTX_ENGINE", T_STR, STR(engine), 0, 0, "auto",
    "auto (the GPU when one answers, else the CPU), cpu, or cuda (fail when no GPU)"},
   {"engine-threads", "MCTX_ENGINE_THREADS", T_INT, OFF(engine_threads), 0, 0, 1024, "0",
@@ -129,6 +132,7 @@ void mctx_svc_config_default(mctx_svc_config *c) {
   strcpy(c->db_url, "sqlite:./data/mctx.db");
   strcpy(c->data_dir, "./data");
   c->spool_max_bytes = (size_t)1 << 30;
+  c->spool_sync_interval_us = 500;
   strcpy(c->default_model, "synthetic");
   strcpy(c->engine, "auto");
   mctx_api_limits_default(&c->limits);

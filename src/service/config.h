@@ -26,6 +26,7 @@ typedef struct mctx_svc_config {
   char db_url[1024];
   char data_dir[512];          /* the spool lives in DATA_DIR/spool */
   size_t spool_max_bytes;
+  int spool_sync_interval_us;  /* at least this long between two record groups' fsyncs */
 
   /* searches */
   char engine[16];             /* auto | cpu | cuda */

@@ -13,11 +13,14 @@
 #include "service/recorder.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "service/log.h"
+#include "service/http.h"
 
 typedef struct item {
   mctx_search_record rec;
@@ -47,6 +50,7 @@ struct mctx_recorder {
   item *head, *tail;
   size_t depth, capacity;
   int group_max;
+  int64_t interval_ns;         /* at least this long between two appends' starts */
   int stopping;
   pthread_t *threads;
   int nthreads;
@@ -157,10 +161,23 @@ static void *appender(void *arg) {
     group_free(&g);
     return NULL;  /* the others (or mctx_recorder_stop) take the queue */
   }
+  uint64_t last_ns = 0;
   pthread_mutex_lock(&r->lock);
   for (;;) {
     while (!r->head && !r->stopping) pthread_cond_wait(&r->cond, &r->lock);
     if (!r->head) break;
+    /* The sync interval: the next group gathers until `interval_ns` after
+     * the last one started (not when stopping: then every record goes now). */
+    uint64_t now = mctx_now_ns();
+    if (r->interval_ns > 0 && !r->stopping && last_ns && now - last_ns < (uint64_t)r->interval_ns) {
+      uint64_t left = (uint64_t)r->interval_ns - (now - last_ns);
+      pthread_mutex_unlock(&r->lock);
+      struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+      while (nanosleep(&ts, &ts) != 0) {}
+      pthread_mutex_lock(&r->lock);
+      now = mctx_now_ns();
+    }
+    last_ns = now;
     size_t n = 0;
     while (r->head && n < (size_t)r->group_max) {
       item *it = r->head;
@@ -179,9 +196,11 @@ static void *appender(void *arg) {
   return NULL;
 }
 
-mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, int group_max, atomic_ullong *failed) {
+mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, int group_max, int64_t interval_ns,
+                                   atomic_ullong *failed) {
   mctx_recorder *r = calloc(1, sizeof *r);
   if (!r) return NULL;
+  r->interval_ns = interval_ns > 0 ? interval_ns : 0;
   r->sp = sp;
   r->failed = failed;
   r->capacity = capacity > 0 ? (size_t)capacity : 1;

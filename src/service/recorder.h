@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/api.h"
 #include "store/spool.h"
@@ -27,9 +28,13 @@ typedef void (*mctx_record_done_fn)(void *ctx, int rc);
 
 /* Starts `threads` appenders on sp (borrowed; must outlive the recorder)
  * with a queue of `capacity` records, appending at most `group_max` records
- * at a time. `failed` (may be NULL) counts records that could not be made
- * (out of memory). NULL when threads cannot start. */
-mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, int group_max, atomic_ullong *failed);
+ * at a time. An appender starts a group at least `interval_ns` after its
+ * last one started (0: as soon as the last one is on disk): fewer, larger
+ * fsyncs, each record waiting at most that much longer. `failed` (may be
+ * NULL) counts records that could not be made (out of memory). NULL when
+ * threads cannot start. */
+mctx_recorder *mctx_recorder_start(mctx_spool *sp, int threads, int capacity, int group_max, int64_t interval_ns,
+                                   atomic_ullong *failed);
 /* Queues the record of a finished job (copied; the job may be freed as soon
  * as this returns) with an optional compressed tree (`tree`, malloc'd, is
  * taken: the recorder frees it). When `done` is not NULL it is called with

@@ -563,7 +563,8 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
   s->spool = mctx_spool_open(&so, s->store_write, st);
   if (!s->spool) goto fail;
 
-  s->recorder = mctx_recorder_start(s->spool, RECORD_APPENDERS, RECORD_QUEUE, RECORD_GROUP, &s->metrics.records_failed);
+  s->recorder = mctx_recorder_start(s->spool, RECORD_APPENDERS, RECORD_QUEUE, RECORD_GROUP,
+                                     (int64_t)cfg->spool_sync_interval_us * 1000, &s->metrics.records_failed);
   if (!s->recorder) { mctx_status_set(st, MCTX_ENOMEM, NULL, "cannot start the record appenders"); goto fail; }
 
   mctx_batcher_opts bo = {s->workers, cfg->queue_size, cfg->batch_max, cfg->batch_max_delay_us};
@@ -604,6 +605,7 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
       mctx_log_int(&l, "models", mctx_model_repo_count(s->models));
     }
     mctx_log_str(&l, "record_before_reply", cfg->record_before_reply ? "true" : "false");
+    mctx_log_int(&l, "spool_sync_interval_us", cfg->spool_sync_interval_us);
     mctx_log_end(&l);
   }
   return s;

@@ -25,6 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -170,6 +171,32 @@ class RecordTest(unittest.TestCase):
             got = srv.wait_until(lambda: (lambda x: x if set(ids) <= set(x) else None)(self.listed(srv)),
                                  "every answered search's record after SIGKILL")
             self.assertEqual(len(got), len(set(got)))
+            self.assertEqual(srv.stop(), 0)
+        finally:
+            srv.close()
+
+    def test_sync_interval_groups_records(self):
+        # --spool-sync-interval-us: a group starts at most that often, so
+        # concurrent searches share fsyncs; every record is still on disk
+        # before its answer (kept across SIGKILL)
+        ids = ["interval-%d" % i for i in range(40)]
+        srv = Server("--spool-sync-interval-us", "200000", data_dir=self.dir)
+        try:
+            self.assertEqual(srv.wait_log(lambda l: l.get("msg") == "ready")["spool_sync_interval_us"], 200000)
+            t0 = time.monotonic()
+            self.send(srv, ids)
+            elapsed = time.monotonic() - t0
+            m = srv.metrics()
+            self.assertGreaterEqual(m["mctx_db_spool_group_records_total"], len(ids))
+            self.assertLessEqual(m["mctx_db_spool_group_appends_total"], elapsed / 0.2 + 2,
+                                 "appends %d in %.2f s" % (m["mctx_db_spool_group_appends_total"], elapsed))
+            srv.proc.kill()
+            srv.proc.wait(timeout=svc.WAIT_S)
+        finally:
+            srv.close()
+        srv = Server(data_dir=self.dir)
+        try:
+            srv.wait_until(lambda: set(ids) <= set(self.listed(srv)), "every answered search's record after SIGKILL")
             self.assertEqual(srv.stop(), 0)
         finally:
             srv.close()
