@@ -15,7 +15,9 @@
 # cases). SKIP_TESTS=1 goes straight to the measurements; SKIP_BENCH=1 stops
 # after the tests; SKIP_SANITIZER=1 skips compute-sanitizer; SPARSE_AB=1 also
 # times the muzero cases on the fused kernel; LOCAL_AB=1 the batch-1 cases
-# with their tree in shared memory (MCTX_CUDA_LOCAL=1); TRACE=1 adds a run of each
+# with their tree in shared memory (MCTX_CUDA_LOCAL=1); GP_AB=1 runs the
+# gumbel_muzero batch-1 cases again without the pick cache
+# (MCTX_CUDA_GUMBEL_PICKS=0); TRACE=1 adds a run of each
 # batch-1 case with MCTX_CUDA_TRACE=1 (where its wall time goes). Writes
 # everything under OUT_DIR (default BUILD_DIR/out).
 set -uo pipefail
@@ -141,6 +143,17 @@ for c in "${CASES[@]}"; do
       if [ "${LOCAL_AB:-0}" = 1 ]; then
         MCTX_CUDA_LOCAL=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
           sed 's/^{/{"kernel": "shared-memory tree", /' | tee -a "$OUT_DIR/bench.jsonl"
+      fi;;
+  esac
+  case "$c" in
+    *"gumbel_muzero --batch 1 "*)
+      if [ "${GP_AB:-0}" = 1 ]; then
+        MCTX_CUDA_GUMBEL_PICKS=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "no pick cache", /' | tee -a "$OUT_DIR/bench.jsonl"
+        if [ "${TRACE:-0}" = 1 ]; then
+          MCTX_CUDA_GUMBEL_PICKS=0 MCTX_CUDA_TRACE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat 5 \
+            --json 2>&1 >/dev/null | tail -2 | sed 's/^/no pick cache: /' | tee -a "$OUT_DIR/trace.txt"
+        fi
       fi;;
   esac
   case "$c" in

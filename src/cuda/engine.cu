@@ -753,6 +753,22 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
   return need <= (size_t)e->smem_optin ? p.total : 0;
 }
 
+/* Whether the chunk runs gumbel_muzero with cached choices (cuda/fast.cuh,
+ * mctx__search_kernel_gp): a built-in model, no chance nodes, at most 384
+ * actions, no more elements than the card has multiprocessors (a block per
+ * element: the pick cache pays where one warp per SM would idle the others;
+ * larger batches keep a warp per element) and the cache in 48 KiB.
+ * MCTX_CUDA_GUMBEL_PICKS=0 turns it off (A/B runs). */
+static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("MCTX_CUDA_GUMBEL_PICKS");
+    on = !(v && strcmp(v, "0") == 0);
+  }
+  return on && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && A <= 384 &&
+         n <= e->sm_count && (size_t)s->t.N * sizeof(int32_t) <= 48 * 1024;
+}
+
 /* One chunk: inputs in, the kernel, outputs (and the tree, when asked) out. */
 static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int32_t b0, int32_t n, int32_t B,
                      int32_t A, int32_t Ad, int32_t E, int continue_tree, mctx_tree *tree, NetPlan *net,
@@ -813,6 +829,11 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
   } else if (cb) {
     int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
+  } else if (gp_plan(e, s, n, A)) {
+    void (*kern)(DevSearch) = A <= 32 ? mctx__search_kernel_gp<1> : A <= 64 ? mctx__search_kernel_gp<2>
+                              : A <= 128 ? mctx__search_kernel_gp<4> : mctx__search_kernel_gp<12>;
+    kern<<<n, 32 * MCTX_GP_WARPS, (size_t)s->t.N * sizeof(int32_t), str>>>(*s);
+    e->mem.last_path = "fused_gumbel_picks";
   } else if (A <= 32) mctx__search_kernel_k<1, false><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */
   else if (A <= 64) mctx__search_kernel_k<2, false><<<blocks, threads, 0, str>>>(*s);

@@ -299,6 +299,8 @@ __device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, 
   return action;
 }
 
+/* The gumbel selections below record the level when `path` is not NULL;
+ * with NULL they only return the action (cuda/fast.cuh's pick cache). */
 template <int K>
 __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
                                         int32_t *next) {
@@ -348,7 +350,7 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
     if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  *next = record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
+  if (path) *next = record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
   return action;
 }
 
@@ -398,7 +400,7 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     if (sc > bv || (sc == bv && a < bi)) { bv = sc; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  *next = record<K>(path, depth, node, action, node_visit, node_value, c, lane);
+  if (path) *next = record<K>(path, depth, node, action, node_visit, node_value, c, lane);
   return action;
 }
 
@@ -602,6 +604,146 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
     st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
     for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
   }
+}
+
+/* ==== gumbel_muzero on small batches: cached picks, recomputed in parallel ====
+ *
+ * gumbel_muzero's selection is deterministic, and a node's choice depends
+ * only on its own record and its children's (the root's also on the
+ * simulation's place in sequential halving, read from its children's visits
+ * and the search's budget). A simulation changes exactly the nodes on its
+ * path and its leaf. So each element runs as a block of MCTX_GP_WARPS warps
+ * with each node's choice cached in shared memory: warp 0 walks down the
+ * cached choices (no reductions), expands the leaf and backs up, as
+ * f_search does; then every warp recomputes the choice of one of the
+ * changed nodes (the root and the path's interior nodes, and the leaf),
+ * with the same functions and so the same arithmetic as f_select: the
+ * selections' dependent chains of warp reductions run side by side on the
+ * SM's schedulers instead of one after another. */
+#define MCTX_GP_WARPS 4
+
+template <int K>
+__device__ __forceinline__ int32_t gp_pick(const DevSearch &s, int32_t b, int32_t node, int32_t budget, int lane) {
+  int32_t unused;
+  return node == MCTX_ROOT_INDEX ? f_select_gumbel_root<K>(s, b, budget, lane, NULL, &unused)
+                                 : f_select_gumbel_interior<K>(s, b, node, 1, lane, NULL, &unused);
+}
+
+/* Element b's whole search by the block; pick: [N] in shared memory. */
+template <int K>
+__device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int32_t *pick,
+                                            float *sm_r, float *sm_d) {
+  const DevTree &t = s.t;
+  PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
+  __shared__ int32_t sh[4]; /* budget, first free node; then per simulation: path length, leaf */
+  mctx_key rng, final_key;
+  const bool counting = s.stats != NULL && w == 0;
+  unsigned long long st[MCTX_SP_STATS];
+  for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
+  long long cy0 = counting ? clock64() : 0, cy = cy0;
+  if (w == 0) {
+    int32_t budget0 = d_init_root(s, b, &rng, &final_key, lane);
+    if (lane == 0) {
+      sh[0] = budget0;
+      sh[1] = t.next_node[b];
+    }
+  }
+  __syncthreads();
+  const int32_t budget = sh[0], base = sh[1];
+  /* every node there is (a reused tree's too), the root's record now final */
+  for (int32_t x = w; x < base; x += MCTX_GP_WARPS) {
+    int32_t a = gp_pick<K>(s, b, x, budget, lane);
+    if (lane == 0) pick[x] = a;
+  }
+  __syncthreads();
+  MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
+  int32_t expanded = 0, deepest = 0;
+  const size_t nb0 = d_node(t, b, 0);
+  for (int32_t sim = 0; sim < s.S; sim++) {
+    if (w == 0) {
+      /* The walk: each level's choice is cached; lane 0 records the level
+       * as record() does (every lane loads the same words: broadcasts). */
+      int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
+      for (;;) {
+        int32_t a = pick[node];
+        size_t nb = nb0 + (size_t)node, cell = nb * (size_t)t.A + (size_t)a;
+        int32_t nxt = t.children_index[cell];
+        if (lane == 0) {
+          PathEntry e;
+          e.node = node;
+          e.action = a;
+          e.count = t.node_visits[nb];
+          e.child_visits = t.children_visits[cell];
+          e.node_value = t.node_values[nb];
+          e.reward = t.children_rewards[cell];
+          e.discount = t.children_discounts[cell];
+          e.ret = 0.0f;
+          path[depth] = e;
+        }
+        if (counting) st[MCTX_SP_STAT_DENSE]++;
+        depth++;
+        if (nxt == MCTX_UNVISITED || depth >= s.max_depth) {
+          parent = node;
+          action = a;
+          leaf = nxt;
+          break;
+        }
+        node = nxt;
+      }
+      __syncwarp();
+      deepest = depth > deepest ? depth : deepest;
+      int32_t next = leaf == MCTX_UNVISITED ? base + sim : leaf;
+      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
+      expanded += d_expand(s, b, parent, action, next, lane);
+      size_t cell = d_row(t, b, parent) + (size_t)action;
+      if (lane == 0) {
+        path[depth - 1].reward = t.children_rewards[cell];
+        path[depth - 1].discount = t.children_discounts[cell];
+      }
+      __syncwarp();
+      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
+      f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
+      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
+      if (lane == 0) {
+        sh[2] = depth;
+        sh[3] = next;
+      }
+    }
+    __syncthreads();
+    /* The changed nodes' choices: path[0 .. L) (the root first) and the leaf. */
+    const int32_t L = sh[2], leafn = sh[3];
+    for (int32_t j = w; j <= L; j += MCTX_GP_WARPS) {
+      int32_t x = j < L ? path[j].node : leafn;
+      int32_t a = gp_pick<K>(s, b, x, budget, lane);
+      if (lane == 0) pick[x] = a;
+    }
+    __syncthreads();
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
+  }
+  if (w != 0) return;
+  if (lane == 0) {
+    t.next_node[b] = base + s.S;
+    s.expanded[b] = expanded;
+    s.depth[b] = deepest;
+  }
+  __syncwarp();
+  d_finish(s, b, final_key, lane);
+  if (counting && lane == 0) {
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
+    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
+    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
+  }
+}
+
+/* One block of MCTX_GP_WARPS warps per element; dynamic shared memory: the
+ * cached choices, [N] int32. */
+template <int K>
+__global__ void __launch_bounds__(32 * MCTX_GP_WARPS) mctx__search_kernel_gp(DevSearch s) {
+  int32_t b = (int32_t)blockIdx.x;
+  if (b >= s.t.B) return;
+  extern __shared__ __align__(16) int32_t gp_picks[];
+  __shared__ float sm_r[MCTX_SEG], sm_d[MCTX_SEG];
+  f_search_gp<K>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), gp_picks, sm_r, sm_d);
 }
 
 /* The fused kernel: one warp per batch element; LOCAL: one warp per block,
