@@ -758,15 +758,20 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
  * actions, no more elements than the card has multiprocessors (a block per
  * element: the pick cache pays where one warp per SM would idle the others;
  * larger batches keep a warp per element) and the cache in 48 KiB.
- * MCTX_CUDA_GUMBEL_PICKS=0 turns it off (A/B runs). */
+ * Returns the warps per element, or 0. MCTX_CUDA_GUMBEL_PICKS=0 turns it off
+ * (A/B runs), =W runs W warps per element (2 to 8). */
+#define MCTX_GP_WARPS_DEFAULT 8
 static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
-  static int on = -1;
-  if (on < 0) {
+  static int warps = -1;
+  if (warps < 0) {
+    /* MCTX_CUDA_GUMBEL_PICKS: 0 off, else the warps per element (2 to 8) */
     const char *v = getenv("MCTX_CUDA_GUMBEL_PICKS");
-    on = !(v && strcmp(v, "0") == 0);
+    warps = v && *v ? atoi(v) : MCTX_GP_WARPS_DEFAULT;
+    if (warps != 0) warps = warps < 2 ? 2 : warps > MCTX_GP_WARPS_MAX ? MCTX_GP_WARPS_MAX : warps;
   }
-  return on && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && A <= 384 &&
-         n <= e->sm_count && (size_t)s->t.N * sizeof(int32_t) <= 48 * 1024;
+  int ok = warps && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && A <= 384 &&
+           n <= e->sm_count && (size_t)s->t.N * sizeof(int2) <= 48 * 1024;
+  return ok ? warps : 0;
 }
 
 /* One chunk: inputs in, the kernel, outputs (and the tree, when asked) out. */
@@ -802,6 +807,7 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
   size_t sp_dyn = 0;
   if (!net && !cb) sp_warps = sparse_plan(e, s, continue_tree, A, &sp_dyn);
   size_t local = !net && !cb ? local_plan(e, s, n, A, E, sp_warps > 0) : 0;
+  int gp_warps = 0;
   if (local) {
     /* one warp per block, the element's tree in its shared memory */
     size_t dyn = local + (sp_warps > 0 ? mctx__sp_table_bytes(s->S) + mctx__sp_warp_bytes(s->t.N) : 0);
@@ -829,10 +835,10 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
   } else if (cb) {
     int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
-  } else if (gp_plan(e, s, n, A)) {
+  } else if ((gp_warps = gp_plan(e, s, n, A)) > 0) {
     void (*kern)(DevSearch) = A <= 32 ? mctx__search_kernel_gp<1> : A <= 64 ? mctx__search_kernel_gp<2>
                               : A <= 128 ? mctx__search_kernel_gp<4> : mctx__search_kernel_gp<12>;
-    kern<<<n, 32 * MCTX_GP_WARPS, (size_t)s->t.N * sizeof(int32_t), str>>>(*s);
+    kern<<<n, 32 * gp_warps, (size_t)s->t.N * sizeof(int2), str>>>(*s);
     e->mem.last_path = "fused_gumbel_picks";
   } else if (A <= 32) mctx__search_kernel_k<1, false><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */

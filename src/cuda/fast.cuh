@@ -95,6 +95,16 @@ __device__ __forceinline__ Chosen chosen_of(const Kids<K> &c, int32_t action) {
   return o;
 }
 
+/* The chosen child's index alone (what a pick-only selection returns). */
+template <int K>
+__device__ __forceinline__ int32_t chosen_index(const Kids<K> &c, int32_t action) {
+  int32_t kk = action >> 5, v = c.ci[0];
+#pragma unroll
+  for (int k = 1; k < K; k++)
+    if (k == kk) v = c.ci[k];
+  return __shfl_sync(MCTX_FULL_MASK, v, action & 31);
+}
+
 /* Butterfly of two values at once (independent shuffles overlap). */
 __device__ __forceinline__ void warp_min_max(float &lo, float &hi) {
   for (int off = 16; off > 0; off >>= 1) {
@@ -300,7 +310,8 @@ __device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, 
 }
 
 /* The gumbel selections below record the level when `path` is not NULL;
- * with NULL they only return the action (cuda/fast.cuh's pick cache). */
+ * with NULL they only return the action and the chosen child's index (the
+ * pick cache below). */
 template <int K>
 __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
                                         int32_t *next) {
@@ -350,7 +361,7 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
     if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  if (path) *next = record<K>(path, 0, 0, action, node_visit, node_value, c, lane);
+  *next = path ? record<K>(path, 0, 0, action, node_visit, node_value, c, lane) : chosen_index<K>(c, action);
   return action;
 }
 
@@ -400,7 +411,7 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     if (sc > bv || (sc == bv && a < bi)) { bv = sc; bi = a; }
   }
   int32_t action = mctx__warp_argmax(bv, bi);
-  if (path) *next = record<K>(path, depth, node, action, node_visit, node_value, c, lane);
+  *next = path ? record<K>(path, depth, node, action, node_visit, node_value, c, lane) : chosen_index<K>(c, action);
   return action;
 }
 
@@ -612,7 +623,7 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
  * only on its own record and its children's (the root's also on the
  * simulation's place in sequential halving, read from its children's visits
  * and the search's budget). A simulation changes exactly the nodes on its
- * path and its leaf. So each element runs as a block of MCTX_GP_WARPS warps
+ * path and its leaf. So each element runs as a block of several warps
  * with each node's choice cached in shared memory: warp 0 walks down the
  * cached choices (no reductions), expands the leaf and backs up, as
  * f_search does; then every warp recomputes the choice of one of the
@@ -620,18 +631,24 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
  * with the same functions and so the same arithmetic as f_select: the
  * selections' dependent chains of warp reductions run side by side on the
  * SM's schedulers instead of one after another. */
-#define MCTX_GP_WARPS 4
+#define MCTX_GP_WARPS_MAX 8
 
+/* Node x's choice into pick[x]: .x the action, .y the child it leads to
+ * (MCTX_UNVISITED until expanded; expanding it changes the node's record,
+ * so the cached child stays current with the choice). */
 template <int K>
-__device__ __forceinline__ int32_t gp_pick(const DevSearch &s, int32_t b, int32_t node, int32_t budget, int lane) {
-  int32_t unused;
-  return node == MCTX_ROOT_INDEX ? f_select_gumbel_root<K>(s, b, budget, lane, NULL, &unused)
-                                 : f_select_gumbel_interior<K>(s, b, node, 1, lane, NULL, &unused);
+__device__ __forceinline__ void gp_pick(const DevSearch &s, int32_t b, int32_t x, int32_t budget, int lane,
+                                        int2 *pick) {
+  int32_t child;
+  int32_t a = x == MCTX_ROOT_INDEX ? f_select_gumbel_root<K>(s, b, budget, lane, NULL, &child)
+                                   : f_select_gumbel_interior<K>(s, b, x, 1, lane, NULL, &child);
+  if (lane == 0) pick[x] = make_int2(a, child);
 }
 
-/* Element b's whole search by the block; pick: [N] in shared memory. */
+/* Element b's whole search by the block's W warps; pick: [N] in shared
+ * memory. */
 template <int K>
-__device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int32_t *pick,
+__device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int W, int2 *pick,
                                             float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
@@ -651,23 +668,21 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   __syncthreads();
   const int32_t budget = sh[0], base = sh[1];
   /* every node there is (a reused tree's too), the root's record now final */
-  for (int32_t x = w; x < base; x += MCTX_GP_WARPS) {
-    int32_t a = gp_pick<K>(s, b, x, budget, lane);
-    if (lane == 0) pick[x] = a;
-  }
+  for (int32_t x = w; x < base; x += W) gp_pick<K>(s, b, x, budget, lane, pick);
   __syncthreads();
   MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
   int32_t expanded = 0, deepest = 0;
   const size_t nb0 = d_node(t, b, 0);
   for (int32_t sim = 0; sim < s.S; sim++) {
     if (w == 0) {
-      /* The walk: each level's choice is cached; lane 0 records the level
-       * as record() does (every lane loads the same words: broadcasts). */
+      /* The walk: each level's choice and child are cached (one shared
+       * word a level); lane 0 records the level as record() does, its loads
+       * off the walk's chain. */
       int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
       for (;;) {
-        int32_t a = pick[node];
+        int2 pn = pick[node];
+        int32_t a = pn.x, nxt = pn.y;
         size_t nb = nb0 + (size_t)node, cell = nb * (size_t)t.A + (size_t)a;
-        int32_t nxt = t.children_index[cell];
         if (lane == 0) {
           PathEntry e;
           e.node = node;
@@ -712,11 +727,7 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
     __syncthreads();
     /* The changed nodes' choices: path[0 .. L) (the root first) and the leaf. */
     const int32_t L = sh[2], leafn = sh[3];
-    for (int32_t j = w; j <= L; j += MCTX_GP_WARPS) {
-      int32_t x = j < L ? path[j].node : leafn;
-      int32_t a = gp_pick<K>(s, b, x, budget, lane);
-      if (lane == 0) pick[x] = a;
-    }
+    for (int32_t j = w; j <= L; j += W) gp_pick<K>(s, b, j < L ? path[j].node : leafn, budget, lane, pick);
     __syncthreads();
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
   }
@@ -735,15 +746,16 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   }
 }
 
-/* One block of MCTX_GP_WARPS warps per element; dynamic shared memory: the
- * cached choices, [N] int32. */
+/* One block of 2 to MCTX_GP_WARPS_MAX warps per element; dynamic shared
+ * memory: the cached choices, [N] int2. */
 template <int K>
-__global__ void __launch_bounds__(32 * MCTX_GP_WARPS) mctx__search_kernel_gp(DevSearch s) {
+__global__ void __launch_bounds__(32 * MCTX_GP_WARPS_MAX) mctx__search_kernel_gp(DevSearch s) {
   int32_t b = (int32_t)blockIdx.x;
   if (b >= s.t.B) return;
-  extern __shared__ __align__(16) int32_t gp_picks[];
+  extern __shared__ __align__(16) int2 gp_picks[];
   __shared__ float sm_r[MCTX_SEG], sm_d[MCTX_SEG];
-  f_search_gp<K>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), gp_picks, sm_r, sm_d);
+  f_search_gp<K>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), (int)(blockDim.x >> 5), gp_picks, sm_r,
+                 sm_d);
 }
 
 /* The fused kernel: one warp per batch element; LOCAL: one warp per block,
