@@ -634,8 +634,9 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
 #define MCTX_GP_WARPS_MAX 8
 
 /* Node x's choice into pick[x]: .x the action, .y the child it leads to
- * (MCTX_UNVISITED until expanded; expanding it changes the node's record,
- * so the cached child stays current with the choice). */
+ * (MCTX_UNVISITED until expanded). Expanding that child writes x's own
+ * children_index, and x is then on the simulation's path, so its choice and
+ * child are computed again before the next walk. */
 template <int K>
 __device__ __forceinline__ void gp_pick(const DevSearch &s, int32_t b, int32_t x, int32_t budget, int lane,
                                         int2 *pick) {
