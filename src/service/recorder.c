@@ -12,6 +12,7 @@
  * the busier the service, the larger the groups. */
 #include "service/recorder.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -173,7 +174,7 @@ static void *appender(void *arg) {
       uint64_t left = (uint64_t)r->interval_ns - (now - last_ns);
       pthread_mutex_unlock(&r->lock);
       struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
-      while (nanosleep(&ts, &ts) != 0) {}
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
       pthread_mutex_lock(&r->lock);
       now = mctx_now_ns();
     }
