@@ -544,6 +544,40 @@ enum {
     }                                                 \
   } while (0)
 
+/* Expands the simulation's leaf (child `action` of `parent`, as node
+ * `next`) and gives the path's last level the model's new reward and
+ * discount. Returns 1 when a node was made. */
+__device__ __forceinline__ int f_expand_leaf(const DevSearch &s, int32_t b, int32_t parent, int32_t action,
+                                             int32_t next, PathEntry *path, int32_t depth, int lane) {
+  int fresh = d_expand(s, b, parent, action, next, lane);
+  size_t cell = d_row(s.t, b, parent) + (size_t)action;
+  if (lane == 0) {
+    path[depth - 1].reward = s.t.children_rewards[cell];
+    path[depth - 1].discount = s.t.children_discounts[cell];
+  }
+  __syncwarp();
+  return fresh;
+}
+
+/* An element's end, by its warp: its counts, the root's result and (when
+ * counting) lane 0's cycle counters added to the batch's. */
+__device__ __forceinline__ void f_end(const DevSearch &s, int32_t b, int32_t base, int32_t expanded, int32_t deepest,
+                                      mctx_key final_key, int lane, bool counting, unsigned long long *st,
+                                      long long cy, long long cy0) {
+  if (lane == 0) {
+    s.t.next_node[b] = base + s.S;
+    s.expanded[b] = expanded;
+    s.depth[b] = deepest;
+  }
+  __syncwarp();
+  d_finish(s, b, final_key, lane);
+  if (counting && lane == 0) {
+    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
+    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
+    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
+  }
+}
+
 /* Element b's whole search, one warp (sm_r, sm_d: the warp's staging). */
 template <int K>
 __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane, float *sm_r, float *sm_d) {
@@ -591,30 +625,13 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
     int32_t next = leaf;
     if (next == MCTX_UNVISITED) next = base + sim;
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
-    expanded += d_expand(s, b, parent, action, next, lane);
     /* The leaf level's reward and discount are the model's new ones. */
-    size_t cell = d_row(t, b, parent) + (size_t)action;
-    if (lane == 0) {
-      path[depth - 1].reward = t.children_rewards[cell];
-      path[depth - 1].discount = t.children_discounts[cell];
-    }
-    __syncwarp();
+    expanded += f_expand_leaf(s, b, parent, action, next, path, depth, lane);
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
     f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
   }
-  if (lane == 0) {
-    t.next_node[b] = base + s.S;
-    s.expanded[b] = expanded;
-    s.depth[b] = deepest;
-  }
-  __syncwarp();
-  d_finish(s, b, final_key, lane);
-  if (counting && lane == 0) {
-    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
-    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
-    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
-  }
+  f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
 }
 
 /* ==== gumbel_muzero on small batches: cached picks, recomputed in parallel ====
@@ -710,13 +727,7 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
       deepest = depth > deepest ? depth : deepest;
       int32_t next = leaf == MCTX_UNVISITED ? base + sim : leaf;
       MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
-      expanded += d_expand(s, b, parent, action, next, lane);
-      size_t cell = d_row(t, b, parent) + (size_t)action;
-      if (lane == 0) {
-        path[depth - 1].reward = t.children_rewards[cell];
-        path[depth - 1].discount = t.children_discounts[cell];
-      }
-      __syncwarp();
+      expanded += f_expand_leaf(s, b, parent, action, next, path, depth, lane);
       MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
       f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
       MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
@@ -733,18 +744,7 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
   }
   if (w != 0) return;
-  if (lane == 0) {
-    t.next_node[b] = base + s.S;
-    s.expanded[b] = expanded;
-    s.depth[b] = deepest;
-  }
-  __syncwarp();
-  d_finish(s, b, final_key, lane);
-  if (counting && lane == 0) {
-    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
-    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
-    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
-  }
+  f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
 }
 
 /* One block of 2 to MCTX_GP_WARPS_MAX warps per element; dynamic shared

@@ -308,18 +308,7 @@ __device__ __forceinline__ void sp_search(const DevSearch &s, const SpCtx &c, Pa
     SP_LAP(MCTX_SP_STAT_CY_BACKUP);
   }
 #undef SP_LAP
-  if (lane == 0) {
-    t.next_node[b] = base + s.S;
-    s.expanded[b] = expanded;
-    s.depth[b] = deepest;
-  }
-  __syncwarp();
-  d_finish(s, b, final_key, lane);
-  if (counting && lane == 0) {
-    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_FINISH);
-    st[MCTX_SP_STAT_CY_TOTAL] = (unsigned long long)(clock64() - cy0);
-    for (int i = 0; i < MCTX_SP_STATS; i++) atomicAdd(&s.stats[i], st[i]);
-  }
+  f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
 }
 
 /* The sparse kernel: up to 4 warps per block, one batch element each, their
