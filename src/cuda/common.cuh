@@ -63,6 +63,48 @@ __device__ __forceinline__ float mctx__warp_min(float v) {
   return v;
 }
 
+/* ==== Order-free reductions in one instruction (sm_80 and later) ====
+ *
+ * A maximum, a minimum or an argmax does not depend on the order of its
+ * operands, so it can use the warp's integer reduction (redux.sync, one
+ * instruction) instead of a five-step butterfly: floats map to unsigned keys
+ * whose order is the floats' (-0 takes +0's key, as -0 == +0). The selection
+ * chains are latency bound, so each butterfly replaced shortens them. Before
+ * sm_80 these fall back to the butterflies above. */
+__device__ __forceinline__ uint32_t mctx__f32_key(float x) {
+  uint32_t u = __float_as_uint(x);
+  u = u == 0x80000000u ? 0u : u;
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+__device__ __forceinline__ float mctx__key_f32(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+__device__ __forceinline__ int32_t mctx__warp_sum_i_fast(int32_t v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return (int32_t)__reduce_add_sync(MCTX_FULL_MASK, (uint32_t)v);
+#else
+  return mctx__warp_sum_i(v);
+#endif
+}
+
+__device__ __forceinline__ float mctx__warp_max_fast(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return mctx__key_f32(__reduce_max_sync(MCTX_FULL_MASK, mctx__f32_key(v)));
+#else
+  return mctx__warp_max(v);
+#endif
+}
+
+__device__ __forceinline__ float mctx__warp_min_fast(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return mctx__key_f32(__reduce_min_sync(MCTX_FULL_MASK, mctx__f32_key(v)));
+#else
+  return mctx__warp_min(v);
+#endif
+}
+
 /* The first index of the maximum (jnp.argmax): ties go to the lower index. */
 __device__ __forceinline__ int32_t mctx__warp_argmax(float v, int32_t i) {
   for (int off = 16; off > 0; off >>= 1) {
@@ -71,6 +113,19 @@ __device__ __forceinline__ int32_t mctx__warp_argmax(float v, int32_t i) {
     if (ov > v || (ov == v && oi < i)) { v = ov; i = oi; }
   }
   return i;
+}
+
+/* mctx__warp_argmax by two reductions: the largest key, then the lowest
+ * index among the lanes that hold it (each lane's (v, i) is its own first
+ * maximum; i >= 0). */
+__device__ __forceinline__ int32_t mctx__warp_argmax_fast(float v, int32_t i) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t k = mctx__f32_key(v);
+  uint32_t m = __reduce_max_sync(MCTX_FULL_MASK, k);
+  return (int32_t)__reduce_min_sync(MCTX_FULL_MASK, k == m ? (uint32_t)i : 0xffffffffu);
+#else
+  return mctx__warp_argmax(v, i);
+#endif
 }
 
 #endif

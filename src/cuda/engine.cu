@@ -757,7 +757,8 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
  * mctx__search_kernel_gp): a built-in model, no chance nodes, at most 384
  * actions, no more elements than the card has multiprocessors (a block per
  * element: the pick cache pays where one warp per SM would idle the others;
- * larger batches keep a warp per element) and the cache in 48 KiB.
+ * larger batches keep a warp per element) and the cache, the path and the
+ * considered-visit table in a block's shared memory.
  * Returns the warps per element, or 0. MCTX_CUDA_GUMBEL_PICKS=0 turns it off
  * (A/B runs), =W runs W warps per element (2 to 8). */
 #define MCTX_GP_WARPS_DEFAULT 8
@@ -769,8 +770,9 @@ static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
     warps = v && *v ? atoi(v) : MCTX_GP_WARPS_DEFAULT;
     if (warps != 0) warps = warps < 2 ? 2 : warps > MCTX_GP_WARPS_MAX ? MCTX_GP_WARPS_MAX : warps;
   }
-  int ok = warps && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && A <= 384 &&
-           n <= e->sm_count && (size_t)s->t.N * sizeof(int2) <= 48 * 1024;
+  int ok = warps && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && s->t.A == s->t.Ad &&
+           A <= 384 && n <= e->sm_count &&
+           mctx__gp_smem_bytes(s->t.N, s->S) + 2 * MCTX_SEG * sizeof(float) <= (size_t)e->smem_optin;
   return ok ? warps : 0;
 }
 
@@ -836,9 +838,23 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
     int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
   } else if ((gp_warps = gp_plan(e, s, n, A)) > 0) {
-    void (*kern)(DevSearch) = A <= 32 ? mctx__search_kernel_gp<1> : A <= 64 ? mctx__search_kernel_gp<2>
-                              : A <= 128 ? mctx__search_kernel_gp<4> : mctx__search_kernel_gp<12>;
-    kern<<<n, 32 * gp_warps, (size_t)s->t.N * sizeof(int2), str>>>(*s);
+    /* MCTX_CUDA_GP_SPLIT=0: one warp expands and backs up (A/B runs) */
+    static int split = -1;
+    if (split < 0) {
+      const char *v = getenv("MCTX_CUDA_GP_SPLIT");
+      split = !(v && strcmp(v, "0") == 0);
+    }
+    void (*kern)(DevSearch);
+    if (split)
+      kern = A <= 32 ? mctx__search_kernel_gp<1, true> : A <= 64 ? mctx__search_kernel_gp<2, true>
+             : A <= 128 ? mctx__search_kernel_gp<4, true> : mctx__search_kernel_gp<12, true>;
+    else
+      kern = A <= 32 ? mctx__search_kernel_gp<1, false> : A <= 64 ? mctx__search_kernel_gp<2, false>
+             : A <= 128 ? mctx__search_kernel_gp<4, false> : mctx__search_kernel_gp<12, false>;
+    size_t dyn = mctx__gp_smem_bytes(s->t.N, s->S);
+    int rc = allow_smem(e, (const void *)kern, dyn, st);
+    if (rc) return rc;
+    kern<<<n, 32 * gp_warps, dyn, str>>>(*s);
     e->mem.last_path = "fused_gumbel_picks";
   } else if (A <= 32) mctx__search_kernel_k<1, false><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */

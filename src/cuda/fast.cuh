@@ -105,14 +105,11 @@ __device__ __forceinline__ int32_t chosen_index(const Kids<K> &c, int32_t action
   return __shfl_sync(MCTX_FULL_MASK, v, action & 31);
 }
 
-/* Butterfly of two values at once (independent shuffles overlap). */
+/* The warp's minimum and maximum (two independent one-instruction
+ * reductions on sm_80 and later). */
 __device__ __forceinline__ void warp_min_max(float &lo, float &hi) {
-  for (int off = 16; off > 0; off >>= 1) {
-    float a = __shfl_xor_sync(MCTX_FULL_MASK, lo, off);
-    float b = __shfl_xor_sync(MCTX_FULL_MASK, hi, off);
-    lo = a < lo ? a : lo;
-    hi = b > hi ? b : hi;
-  }
+  lo = mctx__warp_min_fast(lo);
+  hi = mctx__warp_max_fast(hi);
 }
 
 /* The q-transform constants of a node whose children are in c. */
@@ -309,12 +306,21 @@ __device__ int32_t f_select_muzero(const DevSearch &s, int32_t b, int32_t node, 
   return action;
 }
 
+/* Sequential halving's considered visit counts, tabled for one search (the
+ * pick cache below): entry i is mctx__considered_visit(m, budget, first + i)
+ * for the root's considered count m, which is fixed for the search (the
+ * root's valid actions do not change). */
+struct ConsideredTable {
+  const int32_t *visit;
+  int32_t first, count;
+};
+
 /* The gumbel selections below record the level when `path` is not NULL;
  * with NULL they only return the action and the chosen child's index (the
  * pick cache below). */
 template <int K>
 __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
-                                        int32_t *next) {
+                                        int32_t *next, const ConsideredTable *ct = NULL) {
   const DevTree &t = s.t;
   int32_t A = t.A;
   size_t nb = d_node(t, b, 0);
@@ -340,16 +346,12 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
     sim_index += c.n[k];
     max_logit = c.l[k] > max_logit ? c.l[k] : max_logit;
   }
-  for (int off = 16; off > 0; off >>= 1) {
-    int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, valid, off);
-    int32_t b2 = __shfl_xor_sync(MCTX_FULL_MASK, sim_index, off);
-    float m = __shfl_xor_sync(MCTX_FULL_MASK, max_logit, off);
-    valid += a;
-    sim_index += b2;
-    max_logit = m > max_logit ? m : max_logit;
-  }
+  valid = mctx__warp_sum_i_fast(valid);
+  sim_index = mctx__warp_sum_i_fast(sim_index);
+  max_logit = mctx__warp_max_fast(max_logit);
   int32_t nc = s.considered < valid ? s.considered : valid;
-  int32_t considered = mctx__considered_visit(nc, budget, sim_index);
+  int32_t ti = sim_index - (ct ? ct->first : 0);
+  int32_t considered = ct && ti >= 0 && ti < ct->count ? ct->visit[ti] : mctx__considered_visit(nc, budget, sim_index);
   float bv = MCTX_F32_NINF;
   int32_t bi = MCTX_INT_MAX;
 #pragma unroll
@@ -360,7 +362,7 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
     if ((invalid >> k) & 1u) x = MCTX_F32_NINF;
     if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
   }
-  int32_t action = mctx__warp_argmax(bv, bi);
+  int32_t action = mctx__warp_argmax_fast(bv, bi);
   *next = path ? record<K>(path, 0, 0, action, node_visit, node_value, c, lane) : chosen_index<K>(c, action);
   return action;
 }
@@ -384,7 +386,7 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     int32_t sv = 0;
 #pragma unroll
     for (int k = 0; k < K; k++) sv += c.n[k] > 0 ? c.n[k] : 0;
-    sum_visits = mctx__warp_sum_i(sv);
+    sum_visits = mctx__warp_sum_i_fast(sv);
   }
   float x[K];
   float m = MCTX_F32_NINF;
@@ -393,7 +395,7 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     x[k] = c.l[k] + qt_child(qn, q[k], c.n[k]);
     if (c.n[k] >= 0) m = x[k] > m ? x[k] : m;
   }
-  m = mctx__warp_max(m);
+  m = mctx__warp_max_fast(m);
   float z = 0.0f;
 #pragma unroll
   for (int k = 0; k < K; k++) {
@@ -410,7 +412,7 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
     float sc = mctx__gumbel_interior_score(x[k] / z, c.n[k], sum_visits);
     if (sc > bv || (sc == bv && a < bi)) { bv = sc; bi = a; }
   }
-  int32_t action = mctx__warp_argmax(bv, bi);
+  int32_t action = mctx__warp_argmax_fast(bv, bi);
   *next = path ? record<K>(path, depth, node, action, node_visit, node_value, c, lane) : chosen_index<K>(c, action);
   return action;
 }
@@ -656,21 +658,162 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
  * child are computed again before the next walk. */
 template <int K>
 __device__ __forceinline__ void gp_pick(const DevSearch &s, int32_t b, int32_t x, int32_t budget, int lane,
-                                        int2 *pick) {
+                                        int2 *pick, const ConsideredTable &ct) {
   int32_t child;
-  int32_t a = x == MCTX_ROOT_INDEX ? f_select_gumbel_root<K>(s, b, budget, lane, NULL, &child)
+  int32_t a = x == MCTX_ROOT_INDEX ? f_select_gumbel_root<K>(s, b, budget, lane, NULL, &child, &ct)
                                    : f_select_gumbel_interior<K>(s, b, x, 1, lane, NULL, &child);
   if (lane == 0) pick[x] = make_int2(a, child);
 }
 
-/* Element b's whole search by the block's W warps; pick: [N] in shared
- * memory. */
+/* The new node's row: its children's statistics cleared (a new node), its
+ * priors the softmax of the logits in l. */
 template <int K>
-__device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int W, int2 *pick,
+__device__ __forceinline__ void gp_row(const DevTree &t, size_t row, int fresh, float l[K], int lane) {
+  const int32_t A = t.A;
+  if (fresh) d_init_children(t, row, lane);
+  float m = MCTX_F32_NINF;
+#pragma unroll
+  for (int k = 0; k < K; k++)
+    if (lane + 32 * k < A) m = l[k] > m ? l[k] : m;
+  m = mctx__warp_max_fast(m);
+  float z = 0.0f;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    l[k] = mctx_expf(l[k] - m);
+    if (lane + 32 * k < A) z = z + l[k];
+  }
+  z = mctx__warp_sum(z);
+#pragma unroll
+  for (int k = 0; k < K; k++)
+    if (lane + 32 * k < A) t.children_prior_probs[row + lane + 32 * k] = l[k] / z;
+}
+
+/* What gp_expand does: the whole expansion, or (the synthetic model, whose
+ * step is a few hashes) one of its two halves, each by its own warp: the new
+ * node's record with its parent's cell and the model's value, reward and
+ * discount (what the backup waits for), or the new node's row of children
+ * (logits, priors, cleared statistics: what only the new node's own choice
+ * reads). */
+enum { GP_ALL, GP_RECORD, GP_ROW };
+
+/* d_expand for the pick cache (no chance nodes, so A == Ad), with the
+ * model's outputs returned in registers and the new row's softmax computed
+ * from registers: one exp per child, the maximum in one reduction. The
+ * synthetic model's logits are made in the registers that the softmax reads.
+ * Same arithmetic, same order, same bits as d_expand + d_set_probs. Returns
+ * 1 when the node is new: as d_expand, from its visits, but for GP_ROW,
+ * which takes `fresh` (the walk ended at an unexpanded child) and does not
+ * read the visits that GP_RECORD's warp writes. */
+template <int K>
+__device__ __forceinline__ int gp_expand(const DevSearch &s, int32_t b, int32_t parent, int32_t action,
+                                         int32_t next, int fresh, int part, int lane, float *reward,
+                                         float *discount, float *value) {
+  const DevTree &t = s.t;
+  const int32_t A = t.A;
+  const size_t nn = d_node(t, b, next), row = nn * (size_t)A;
+  const int32_t visits = part == GP_ROW ? 0 : t.node_visits[nn];
+  float l[K];
+  if (s.m.kind == MCTX_CUDA_MODEL_SYNTHETIC) {
+    uint32_t st = *(const uint32_t *)(t.embeddings + d_node(t, b, parent) * (size_t)t.E);
+    uint32_t nx = mctx__syn_next(st, (uint32_t)action);
+    if (part != GP_RECORD) {
+#pragma unroll
+      for (int k = 0; k < K; k++) {
+        int32_t a = lane + 32 * k;
+        l[k] = mctx__syn_logit(nx, (uint32_t)a);
+        if (a < A) t.children_prior_logits[row + a] = l[k];
+      }
+    }
+    *value = mctx__syn_value(nx);
+    *reward = mctx__syn_reward(nx);
+    *discount = MCTX__SYN_DISCOUNT;
+    if (part != GP_ROW && lane == 0) *(uint32_t *)(t.embeddings + nn * (size_t)t.E) = nx;
+  } else {
+    /* part is GP_ALL: the model's step writes the row */
+    d_model_step(s, b, parent, action, next, 1, reward, discount, value, lane);
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+      int32_t a = lane + 32 * k;
+      l[k] = a < A ? t.children_prior_logits[row + a] : 0.0f;
+    }
+  }
+  if (part != GP_ROW) fresh = visits == 0;
+  if (part != GP_RECORD) gp_row<K>(t, row, fresh, l, lane);
+  if (part != GP_ROW && lane == 0) {
+    t.raw_values[nn] = *value;
+    t.node_values[nn] = *value;
+    t.node_visits[nn] = visits + 1;
+    size_t prow = d_row(t, b, parent) + (size_t)action;
+    t.children_index[prow] = next;
+    t.children_rewards[prow] = *reward;
+    t.children_discounts[prow] = *discount;
+    t.parents[nn] = parent;
+    t.action_from_parent[nn] = action;
+  }
+  __syncwarp();
+  return fresh;
+}
+
+/* A simulation's expansion and backup for a path of L <= 32 levels (lvl:
+ * each level's node and action, in shared memory), lane j holding level j:
+ * the levels' records are fetched in one round trip, before the expansion;
+ * the discounted return runs leaf to root in mctx's order (every lane
+ * computes it, the level's lane keeps its own); then every level's writes
+ * at once. f_backward's arithmetic, without the path's trips to memory. */
+template <int K>
+__device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, const int2 *lvl, int32_t L,
+                                                int32_t next, int part, int lane) {
+  const DevTree &t = s.t;
+  const size_t nb0 = d_node(t, b, 0);
+  int2 me = lvl[lane < L ? lane : 0];
+  const size_t nb = nb0 + (size_t)me.x, cell = nb * (size_t)t.A + (size_t)me.y;
+  int32_t count = 0, child_visits = 0;
+  float node_value = 0.0f, r = 0.0f, d = 0.0f;
+  if (lane < L) {
+    count = t.node_visits[nb];
+    node_value = t.node_values[nb];
+    child_visits = t.children_visits[cell];
+    r = t.children_rewards[cell];
+    d = t.children_discounts[cell];
+  }
+  const int2 last = lvl[L - 1];
+  float reward, discount, value;
+  int fresh = gp_expand<K>(s, b, last.x, last.y, next, 0, part, lane, &reward, &discount, &value);
+  /* the leaf level's reward and discount are the model's new ones */
+  if (lane == L - 1) {
+    r = reward;
+    d = discount;
+  }
+  float ret = value, mine = 0.0f;
+  for (int32_t j = L - 1; j >= 0; j--) {
+    float rj = __shfl_sync(MCTX_FULL_MASK, r, j), dj = __shfl_sync(MCTX_FULL_MASK, d, j);
+    ret = mctx__q(rj, dj, ret);
+    if (lane == j) mine = ret;
+  }
+  float pv = mctx__backup_value(node_value, count, mine);
+  float child_value = __shfl_down_sync(MCTX_FULL_MASK, pv, 1);
+  if (lane == L - 1) child_value = value;
+  if (lane < L) {
+    t.node_values[nb] = pv;
+    t.node_visits[nb] = count + 1;
+    t.children_values[cell] = child_value;
+    t.children_visits[cell] = child_visits + 1;
+  }
+  __syncwarp();
+  return fresh;
+}
+
+/* Element b's whole search by the block's W warps. gp: dynamic shared
+ * memory, see gp_smem_bytes. */
+template <int K, bool SPLIT>
+__device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int W, int2 *gp,
                                             float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
+  int2 *pick = gp;                          /* [N] each node's cached choice */
+  int2 *lvl = gp + t.N;                     /* [N] the simulation's path: node, action */
+  int32_t *ctab = (int32_t *)(gp + 2 * (size_t)t.N); /* [S + 1] considered visits */
   PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
-  __shared__ int32_t sh[4]; /* budget, first free node; then per simulation: path length, leaf */
+  __shared__ int32_t sh[6]; /* budget, first free node, considered count, root visits; path length, leaf */
   mctx_key rng, final_key;
   const bool counting = s.stats != NULL && w == 0;
   unsigned long long st[MCTX_SP_STATS];
@@ -678,68 +821,100 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   long long cy0 = counting ? clock64() : 0, cy = cy0;
   if (w == 0) {
     int32_t budget0 = d_init_root(s, b, &rng, &final_key, lane);
+    /* the root's valid actions and children's visits, for the table */
+    const size_t row0 = d_row(t, b, 0);
+    const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)t.A;
+    int32_t valid = 0, visits = 0;
+    for (int32_t a = lane; a < t.A; a += 32) {
+      valid += inv[a] ? 0 : 1;
+      visits += t.children_visits[row0 + a];
+    }
+    valid = mctx__warp_sum_i(valid);
+    visits = mctx__warp_sum_i(visits);
     if (lane == 0) {
       sh[0] = budget0;
       sh[1] = t.next_node[b];
+      sh[2] = s.considered < valid ? s.considered : valid;
+      sh[3] = visits;
     }
   }
   __syncthreads();
   const int32_t budget = sh[0], base = sh[1];
+  /* each simulation adds one visit to the root's children */
+  const ConsideredTable ct = {ctab, sh[3], s.S + 1};
+  for (int32_t i = (int32_t)threadIdx.x; i <= s.S; i += (int32_t)blockDim.x)
+    ctab[i] = mctx__considered_visit(sh[2], budget, sh[3] + i);
+  __syncthreads();
   /* every node there is (a reused tree's too), the root's record now final */
-  for (int32_t x = w; x < base; x += W) gp_pick<K>(s, b, x, budget, lane, pick);
+  for (int32_t x = w; x < base; x += W) gp_pick<K>(s, b, x, budget, lane, pick, ct);
   __syncthreads();
   MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
   int32_t expanded = 0, deepest = 0;
-  const size_t nb0 = d_node(t, b, 0);
+  /* SPLIT: warp 1 makes the new node's row while warp 0 backs up */
+  const bool split = SPLIT && s.m.kind == MCTX_CUDA_MODEL_SYNTHETIC;
   for (int32_t sim = 0; sim < s.S; sim++) {
-    if (w == 0) {
+    if (w == 0 || (split && w == 1)) {
       /* The walk: each level's choice and child are cached (one shared
-       * word a level); lane 0 records the level as record() does, its loads
-       * off the walk's chain. */
-      int32_t node = MCTX_ROOT_INDEX, depth = 0, parent, action, leaf;
+       * word a level); warp 0's lane 0 lists the levels. */
+      int32_t node = MCTX_ROOT_INDEX, depth = 0, leaf, act;
       for (;;) {
         int2 pn = pick[node];
-        int32_t a = pn.x, nxt = pn.y;
-        size_t nb = nb0 + (size_t)node, cell = nb * (size_t)t.A + (size_t)a;
-        if (lane == 0) {
-          PathEntry e;
-          e.node = node;
-          e.action = a;
-          e.count = t.node_visits[nb];
-          e.child_visits = t.children_visits[cell];
-          e.node_value = t.node_values[nb];
-          e.reward = t.children_rewards[cell];
-          e.discount = t.children_discounts[cell];
-          e.ret = 0.0f;
-          path[depth] = e;
-        }
+        if (w == 0 && lane == 0) lvl[depth] = make_int2(node, pn.x);
         if (counting) st[MCTX_SP_STAT_DENSE]++;
         depth++;
-        if (nxt == MCTX_UNVISITED || depth >= s.max_depth) {
-          parent = node;
-          action = a;
-          leaf = nxt;
+        if (pn.y == MCTX_UNVISITED || depth >= s.max_depth) {
+          leaf = pn.y;
+          act = pn.x;
           break;
         }
-        node = nxt;
+        node = pn.y;
       }
-      __syncwarp();
-      deepest = depth > deepest ? depth : deepest;
       int32_t next = leaf == MCTX_UNVISITED ? base + sim : leaf;
-      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
-      expanded += f_expand_leaf(s, b, parent, action, next, path, depth, lane);
-      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
-      f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
-      MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
-      if (lane == 0) {
-        sh[2] = depth;
-        sh[3] = next;
+      if (w == 1) {
+        if (depth <= 32) {
+          float r_, d_, v_;
+          gp_expand<K>(s, b, node, act, next, leaf == MCTX_UNVISITED, GP_ROW, lane, &r_, &d_, &v_);
+        }
+      } else {
+        __syncwarp();
+        deepest = depth > deepest ? depth : deepest;
+        MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
+        if (depth <= 32) {
+          expanded += gp_expand_backup<K>(s, b, lvl, depth, next, split ? GP_RECORD : GP_ALL, lane);
+          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
+        } else {
+          /* a deep path: the fused kernel's expansion and staged backup */
+          const size_t nb0 = d_node(t, b, 0);
+          for (int32_t j = lane; j < depth; j += 32) {
+            int2 e2 = lvl[j];
+            size_t nb = nb0 + (size_t)e2.x, cell = nb * (size_t)t.A + (size_t)e2.y;
+            PathEntry e;
+            e.node = e2.x;
+            e.action = e2.y;
+            e.count = t.node_visits[nb];
+            e.child_visits = t.children_visits[cell];
+            e.node_value = t.node_values[nb];
+            e.reward = t.children_rewards[cell];
+            e.discount = t.children_discounts[cell];
+            e.ret = 0.0f;
+            path[j] = e;
+          }
+          __syncwarp();
+          expanded += f_expand_leaf(s, b, node, act, next, path, depth, lane);
+          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
+          f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
+        }
+        MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
+        if (lane == 0) {
+          sh[4] = depth;
+          sh[5] = next;
+        }
       }
     }
     __syncthreads();
-    /* The changed nodes' choices: path[0 .. L) (the root first) and the leaf. */
-    const int32_t L = sh[2], leafn = sh[3];
-    for (int32_t j = w; j <= L; j += W) gp_pick<K>(s, b, j < L ? path[j].node : leafn, budget, lane, pick);
+    /* The changed nodes' choices: the path's levels (the root first) and the leaf. */
+    const int32_t L = sh[4], leafn = sh[5];
+    for (int32_t j = w; j <= L; j += W) gp_pick<K>(s, b, j < L ? lvl[j].x : leafn, budget, lane, pick, ct);
     __syncthreads();
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
   }
@@ -747,15 +922,21 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
 }
 
+/* The pick cache's dynamic shared memory: the cached choices and the path,
+ * [N] int2 each, then the considered visits, [S + 1] int32. */
+MCTX_HD static inline size_t mctx__gp_smem_bytes(int32_t N, int32_t S) {
+  return 2 * (size_t)N * 8 + ((size_t)S + 1) * 4;
+}
+
 /* One block of 2 to MCTX_GP_WARPS_MAX warps per element; dynamic shared
- * memory: the cached choices, [N] int2. */
-template <int K>
+ * memory: mctx__gp_smem_bytes. SPLIT: see f_search_gp. */
+template <int K, bool SPLIT>
 __global__ void __launch_bounds__(32 * MCTX_GP_WARPS_MAX) mctx__search_kernel_gp(DevSearch s) {
   int32_t b = (int32_t)blockIdx.x;
   if (b >= s.t.B) return;
   extern __shared__ __align__(16) int2 gp_picks[];
   __shared__ float sm_r[MCTX_SEG], sm_d[MCTX_SEG];
-  f_search_gp<K>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), (int)(blockDim.x >> 5), gp_picks, sm_r,
+  f_search_gp<K, SPLIT>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), (int)(blockDim.x >> 5), gp_picks, sm_r,
                  sm_d);
 }
 
