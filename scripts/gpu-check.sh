@@ -17,7 +17,8 @@
 # times the muzero cases on the fused kernel; LOCAL_AB=1 the batch-1 cases
 # with their tree in shared memory (MCTX_CUDA_LOCAL=1); GP_AB=1 runs the
 # gumbel_muzero batch-1 cases again without the pick cache
-# (MCTX_CUDA_GUMBEL_PICKS=0); TRACE=1 adds a run of each
+# (MCTX_CUDA_GUMBEL_PICKS=0) and with its expansion on one warp
+# (MCTX_CUDA_GP_SPLIT=0); TRACE=1 adds a run of each
 # batch-1 case with MCTX_CUDA_TRACE=1 (where its wall time goes). Writes
 # everything under OUT_DIR (default BUILD_DIR/out).
 set -uo pipefail
@@ -150,6 +151,8 @@ for c in "${CASES[@]}"; do
       if [ "${GP_AB:-0}" = 1 ]; then
         MCTX_CUDA_GUMBEL_PICKS=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
           sed 's/^{/{"kernel": "no pick cache", /' | tee -a "$OUT_DIR/bench.jsonl"
+        MCTX_CUDA_GP_SPLIT=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "pick cache, expansion on one warp", /' | tee -a "$OUT_DIR/bench.jsonl"
         if [ "${TRACE:-0}" = 1 ]; then
           MCTX_CUDA_GUMBEL_PICKS=0 MCTX_CUDA_TRACE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat 5 \
             --json 2>&1 >/dev/null | tail -2 | sed 's/^/no pick cache: /' | tee -a "$OUT_DIR/trace.txt"
