@@ -644,8 +644,10 @@ __device__ __forceinline__ void f_search(const DevSearch &s, int32_t b, int lane
  * and the search's budget). A simulation changes exactly the nodes on its
  * path and its leaf. So each element runs as a block of several warps
  * with each node's choice cached in shared memory: warp 0 walks down the
- * cached choices (no reductions), expands the leaf and backs up, as
- * f_search does; then every warp recomputes the choice of one of the
+ * cached choices (no reductions), expands the leaf and backs up with
+ * f_search's arithmetic, the path's levels held one per lane (gp_expand_backup;
+ * the synthetic model's new row made by warp 1 meanwhile); then every warp
+ * recomputes the choice of one of the
  * changed nodes (the root and the path's interior nodes, and the leaf),
  * with the same functions and so the same arithmetic as f_select: the
  * selections' dependent chains of warp reductions run side by side on the
@@ -803,8 +805,8 @@ __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, c
   return fresh;
 }
 
-/* Element b's whole search by the block's W warps. gp: dynamic shared
- * memory, see gp_smem_bytes. */
+/* Element b's whole search by the block's W warps. gp: the block's dynamic
+ * shared memory (mctx__gp_smem_bytes). */
 template <int K, bool SPLIT>
 __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int W, int2 *gp,
                                             float *sm_r, float *sm_d) {
