@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/search-impl.h"
+#include "util/cpus.h"
 #include "cpu/pool.h"
 #include "mctx/engine.h"
 
@@ -108,8 +109,7 @@ static const mctx_engine_vtable CPU_VT = {"cpu", cpu_search, cpu_destroy};
 
 mctx_engine *mctx_engine_cpu_new(int threads, mctx_status *st) {
   if (threads <= 0) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    threads = n > 0 ? (int)n : 1;
+    threads = mctx_cpu_count();
   }
   if (threads > 1024) threads = 1024;
   cpu_engine *ce = calloc(1, sizeof *ce);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dist/dist-impl.h"
+#include "util/cpus.h"
 #if defined(MCTX_DIST_HAVE_CUDA)
 #include "mctx/cuda.h"
 #endif
@@ -139,8 +140,7 @@ static int open_gpus(mctx_dist_mesh *m, const mctx_dist_mesh_options *o, mctx__r
 static int open_cpus(mctx_dist_mesh *m, const mctx_dist_mesh_options *o, mctx__rank_info *ri, mctx_status *st) {
   int threads = o->cpu_threads;
   if (threads <= 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cores < 1) cores = 1;
+    long cores = mctx_cpu_count();
     threads = (int)(cores / ((long)m->local_size * o->cpu_devices));
     if (threads < 1) threads = 1;
   }

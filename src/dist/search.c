@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "dist/dist-impl.h"
+#include "util/cpus.h"
 #if defined(MCTX_DIST_HAVE_CUDA)
 #include "mctx/cuda.h"
 #endif
@@ -948,7 +949,7 @@ static int merge_and_finish(run *r, mctx_status *st) {
   int32_t *mv = malloc((size_t)B * (size_t)A * sizeof(int32_t));
   float *mq = malloc((size_t)B * (size_t)A * sizeof(float));
   float *mval = malloc((size_t)B * sizeof(float));
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  long cores = mctx_cpu_count();
   int32_t nt = (int32_t)(cores / (r->m->local_size > 0 ? r->m->local_size : 1));
   if (nt > 32) nt = 32;
   if (nt > B / 256) nt = B / 256;
