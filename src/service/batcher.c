@@ -32,6 +32,7 @@ struct mctx_batcher {
   void (*observe)(void *ctx, int jobs, int32_t elems, double seconds);
   void *octx;
   int max_jobs;              /* items per batch */
+  uint64_t max_wait_ns;      /* bounded items' wait; 0: none */
 
   pthread_mutex_t lock;
   pthread_cond_t cond;       /* an item arrived, or stopping */
@@ -40,6 +41,7 @@ struct mctx_batcher {
   mctx_work *head, *tail;
   size_t depth;
   size_t running;
+  double job_ns;             /* moving average of a search's time per job (0: none yet) */
   int idle_workers;          /* waiting for an item */
   int stopping;
   int refusing;
@@ -100,15 +102,17 @@ static void collect(mctx_batcher *b, worker_state *ws, int32_t *elems) {
 
 /* Runs the items in ws->batch (lock not held): those canceled or past their
  * deadline are left out. Returns the number of jobs run. */
-static int run_batch(mctx_batcher *b, worker_state *ws, mctx_job **jobs, int32_t *run_elems) {
+static int run_batch(mctx_batcher *b, worker_state *ws, mctx_job **jobs, int32_t *run_elems, uint64_t *run_ns) {
   uint64_t now = mctx_now_ns();
   int k = 0;
   *run_elems = 0;
+  *run_ns = 0;
   for (int i = 0; i < ws->n; i++) {
     mctx_work *w = ws->batch[i];
     w->started_ns = now;
     if (mctx_job_canceled(w->job)) w->outcome = MCTX_WORK_CANCELED;
     else if (now > w->deadline_ns) w->outcome = MCTX_WORK_EXPIRED;
+    else if (w->bounded && b->max_wait_ns && now - w->enqueued_ns > b->max_wait_ns) w->outcome = MCTX_WORK_OVERDUE;
     else {
       w->outcome = MCTX_WORK_RAN;
       jobs[k++] = w->job;
@@ -120,6 +124,7 @@ static int run_batch(mctx_batcher *b, worker_state *ws, mctx_job **jobs, int32_t
     uint64_t t0 = mctx_now_ns();
     mctx_job_run(b->env, jobs, (size_t)k);
     uint64_t t1 = mctx_now_ns();
+    *run_ns = t1 - t0;
     if (b->observe) b->observe(b->octx, k, *run_elems, (double)(t1 - t0) / 1e9);
   }
   return k;
@@ -175,12 +180,19 @@ static void *worker_main(void *arg) {
     pthread_mutex_unlock(&b->lock);
 
     int32_t run_elems;
-    int k = run_batch(b, ws, jobs, &run_elems);
+    uint64_t run_ns;
+    int k = run_batch(b, ws, jobs, &run_elems, &run_ns);
     uint64_t now = mctx_now_ns();
 
     /* Out of the running set before the callbacks, which may free the jobs
      * that mctx_batcher_cancel_all would otherwise touch. */
     pthread_mutex_lock(&b->lock);
+    if (k > 0) {
+      /* the time per job, for admission by queue wait (weight 1/8: a
+       * change of search size shows within a few searches) */
+      double per_job = (double)run_ns / (double)k;
+      b->job_ns = b->job_ns > 0.0 ? b->job_ns + (per_job - b->job_ns) / 8.0 : per_job;
+    }
     int n = ws->n;
     b->running -= (size_t)n;
     ws->n = 0;
@@ -214,6 +226,8 @@ mctx_batcher *mctx_batcher_start(const mctx_batcher_opts *o, const mctx_api_env 
   b->env = env;
   b->observe = observe;
   b->octx = octx;
+  if (b->o.max_wait_us < 0) b->o.max_wait_us = 0;
+  b->max_wait_ns = (uint64_t)b->o.max_wait_us * 1000ULL;
   b->max_jobs = b->o.batch_max < MAX_JOBS ? b->o.batch_max : MAX_JOBS;
   if (b->max_jobs < 1) b->max_jobs = 1;
   pthread_mutex_init(&b->lock, NULL);
@@ -246,6 +260,35 @@ fail:
   return NULL;
 }
 
+/* Whether a bounded item pushed now would wait past max_wait (lock held):
+ * the oldest queued item has waited longer already (the queue is FIFO), or
+ * the items queued would take longer at the measured time per job shared
+ * by the workers. */
+static int wait_too_long(const mctx_batcher *b, uint64_t now) {
+  if (!b->max_wait_ns || !b->head) return 0;
+  if (now - b->head->enqueued_ns > b->max_wait_ns) return 1;
+  double ahead_ns = (double)b->depth * b->job_ns / (double)b->nworkers;
+  return ahead_ns > (double)b->max_wait_ns;
+}
+
+int mctx_batcher_admit(mctx_batcher *b) {
+  pthread_mutex_lock(&b->lock);
+  int rc = b->stopping || b->refusing ? MCTX_ECANCELED
+           : b->depth >= (size_t)b->o.queue_size ? MCTX_EBUSY
+           : wait_too_long(b, mctx_now_ns()) ? MCTX_ETIMEOUT : 0;
+  pthread_mutex_unlock(&b->lock);
+  return rc;
+}
+
+double mctx_batcher_job_seconds(mctx_batcher *b) {
+  pthread_mutex_lock(&b->lock);
+  double s = b->job_ns / 1e9;
+  pthread_mutex_unlock(&b->lock);
+  return s;
+}
+
+double mctx_batcher_max_wait_s(const mctx_batcher *b) { return (double)b->max_wait_ns / 1e9; }
+
 int mctx_batcher_push(mctx_batcher *b, mctx_work *w) {
   const char *key = mctx_job_batch_key(w->job);
   w->key = b->o.batch_max > 1 ? key : NULL;
@@ -258,7 +301,9 @@ int mctx_batcher_push(mctx_batcher *b, mctx_work *w) {
   pthread_mutex_lock(&b->lock);
   if (b->stopping || b->refusing) { pthread_mutex_unlock(&b->lock); return MCTX_ECANCELED; }
   if (b->depth >= (size_t)b->o.queue_size) { pthread_mutex_unlock(&b->lock); return MCTX_EBUSY; }
-  w->enqueued_ns = mctx_now_ns();
+  uint64_t now = mctx_now_ns();
+  if (w->bounded && wait_too_long(b, now)) { pthread_mutex_unlock(&b->lock); return MCTX_ETIMEOUT; }
+  w->enqueued_ns = now;
   w->prev = b->tail;
   if (b->tail) b->tail->next = w;
   else b->head = w;

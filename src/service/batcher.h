@@ -22,7 +22,8 @@ enum {
   MCTX_WORK_RAN = 0,        /* mctx_job_run ran it: see mctx_job_status */
   MCTX_WORK_EXPIRED = 1,    /* its deadline passed while it was queued */
   MCTX_WORK_CANCELED = 2,   /* canceled before a worker ran it */
-  MCTX_WORK_SHUTDOWN = 3    /* the service stopped before it ran */
+  MCTX_WORK_SHUTDOWN = 3,   /* the service stopped before it ran */
+  MCTX_WORK_OVERDUE = 4     /* bounded: it waited past max_wait_us (refused, not run) */
 };
 
 typedef struct mctx_work mctx_work;
@@ -36,6 +37,7 @@ struct mctx_work {
   int (*on_done)(mctx_work *w);
   void (*on_finish)(mctx_work *w);  /* required when on_done may return 1 */
   void *ctx;                /* the owner's */
+  int bounded;              /* 1: its wait is bounded by max_wait_us (answers a waiting client) */
 
   /* filled by the batcher */
   uint64_t enqueued_ns, started_ns, finished_ns;
@@ -55,6 +57,13 @@ typedef struct mctx_batcher_opts {
   int queue_size;           /* >= 1 */
   int batch_max;            /* elements per merged search; 1: no merging */
   int max_delay_us;         /* >= 0 */
+  /* >= 0; 0: no bound. Admission by queue wait: a bounded item is refused
+   * at push (MCTX_ETIMEOUT) when the oldest queued item has waited longer,
+   * or when the queue ahead of it would take longer by the measured time
+   * per job; and one that still waits longer (the estimate was short) is
+   * finished MCTX_WORK_OVERDUE instead of run. Its wait counts from the
+   * push, so it includes any merge delay. */
+  int max_wait_us;
 } mctx_batcher_opts;
 
 typedef struct mctx_batcher mctx_batcher;
@@ -65,9 +74,17 @@ typedef struct mctx_batcher mctx_batcher;
 mctx_batcher *mctx_batcher_start(const mctx_batcher_opts *o, const mctx_api_env *env,
                                  void (*observe)(void *ctx, int jobs, int32_t elems, double seconds), void *octx,
                                  mctx_status *st);
-/* Queues w. Returns 0; MCTX_EBUSY when the queue is full; MCTX_ECANCELED
+/* Queues w. Returns 0; MCTX_EBUSY when the queue is full; MCTX_ETIMEOUT
+ * when w is bounded and its wait would pass max_wait_us; MCTX_ECANCELED
  * when the batcher is stopping. On an error w is not taken (no on_done). */
 int mctx_batcher_push(mctx_batcher *b, mctx_work *w);
+/* What mctx_batcher_push would answer a bounded item now (0, MCTX_EBUSY or
+ * MCTX_ETIMEOUT), for refusing before a request is decoded. */
+int mctx_batcher_admit(mctx_batcher *b);
+/* The measured seconds of search per job (a moving average; 0 before the
+ * first search), and the bound on a bounded item's wait in seconds (0: none). */
+double mctx_batcher_job_seconds(mctx_batcher *b);
+double mctx_batcher_max_wait_s(const mctx_batcher *b);
 /* Finishes (on_done with MCTX_WORK_EXPIRED) every queued item whose
  * deadline is before now_ns. Returns how many. */
 size_t mctx_batcher_expire(mctx_batcher *b, uint64_t now_ns);

@@ -73,6 +73,10 @@ static const option OPTIONS[] = {
    "256M", "largest response body (a result beyond it fails with 500)"},
   {"queue-size", "MCTX_QUEUE_SIZE", T_INT, OFF(queue_size), 0, 1, 1 << 20, "1024",
    "searches waiting for a worker; beyond it 503 with Retry-After"},
+  {"max-queue-wait-us", "MCTX_MAX_QUEUE_WAIT_US", T_INT, OFF(max_queue_wait_us), 0, 0, 2000000000, "0",
+   "admission by queue wait: a search that would wait longer for a worker (the oldest queued one has, or the "
+   "queue would take longer at the measured time per search) is refused with 503 and Retry-After, and one "
+   "that still waits longer is answered so instead of run; 0: no bound (async tasks are never bounded)"},
   {"batch-max", "MCTX_BATCH_MAX", T_INT, OFF(batch_max), 0, 1, 1 << 24, "1024",
    "dynamic batching: batch elements in one merged search; 1 turns merging off"},
   {"batch-max-delay-us", "MCTX_BATCH_MAX_DELAY_US", T_INT, OFF(batch_max_delay_us), 0, 0, 2000000000, "0",
@@ -141,6 +145,7 @@ void mctx_svc_config_default(mctx_svc_config *c) {
   c->max_body_total = (size_t)1 << 30;
   c->max_response_bytes = (size_t)256 << 20;
   c->queue_size = 1024;
+  c->max_queue_wait_us = 0;
   c->batch_max = 1024;
   c->batch_max_delay_us = 0;
   c->request_timeout_ms = 30000;

@@ -39,6 +39,7 @@ typedef struct mctx_svc_config {
   size_t max_body_total;       /* all request bodies at once */
   size_t max_response_bytes;
   int queue_size;              /* jobs waiting for a worker */
+  int max_queue_wait_us;       /* admission by queue wait (synchronous searches); 0: none */
   int batch_max;               /* batch elements in one merged search; 1: no merging */
   int batch_max_delay_us;      /* how long a worker waits for more compatible jobs */
   int request_timeout_ms;      /* deadline of a queued request */

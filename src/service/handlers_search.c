@@ -78,6 +78,7 @@ static int count_outcome(mctx_server *s, const mctx_work *w, int http_status) {
                         (double)(w->finished_ns - w->started_ns) / 1e9);
     return 1;
   }
+  if (w->outcome == MCTX_WORK_OVERDUE) return 0; /* a refusal (mctx_rejected_total), not a failure */
   int kind = w->outcome == MCTX_WORK_EXPIRED ? MCTX_FAIL_EXPIRED
              : w->outcome == MCTX_WORK_SHUTDOWN ? MCTX_FAIL_SHUTDOWN
              : (w->outcome == MCTX_WORK_CANCELED || mctx_job_canceled(w->job)) ? MCTX_FAIL_CANCELED
@@ -143,6 +144,12 @@ static int sync_done(mctx_work *w) {
     case MCTX_WORK_CANCELED:
       mctx_svc_unavailable(r, 1, "canceled", "the search was canceled before it ran");
       break;
+    case MCTX_WORK_OVERDUE:
+      mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_WAIT);
+      mctx_svc_unavailable(r, 1, "queue_wait",
+                           "the search waited %.3f ms for a worker, past --max-queue-wait-us (%.3f ms); not run",
+                           r->queue_ms, mctx_batcher_max_wait_s(s->batcher) * 1e3);
+      break;
     default:
       mctx_svc_unavailable(r, 5, "shutdown", "the service is shutting down");
       break;
@@ -171,25 +178,39 @@ static int sync_done(mctx_work *w) {
   return 0;
 }
 
+/* Answers 503 with Retry-After for what mctx_batcher_admit or _push said
+ * (MCTX_EBUSY: full; MCTX_ETIMEOUT: past the wait bound; MCTX_ECANCELED:
+ * draining) and counts it; returns 0 (nothing answered) for 0. */
+static int refuse_queued(mctx_server *s, mctx_svc_req *r, int rc) {
+  if (rc == 0) return 0;
+  if (rc == MCTX_EBUSY) {
+    mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_FULL);
+    mctx_svc_unavailable(r, 1, "queue_full", "the search queue is full (%d searches); retry shortly",
+                         mctx_batcher_capacity(s->batcher));
+  } else if (rc == MCTX_ETIMEOUT) {
+    mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_WAIT);
+    mctx_svc_unavailable(r, 1, "queue_wait",
+                         "the search would wait longer than %.3f ms for a worker (--max-queue-wait-us); retry shortly",
+                         mctx_batcher_max_wait_s(s->batcher) * 1e3);
+  } else {
+    mctx_metrics_reject(&s->metrics, MCTX_REJECT_DRAINING);
+    mctx_svc_unavailable(r, 5, "draining", "the service is shutting down");
+  }
+  return 1;
+}
+
 void mctx_h_search(mctx_server *s, mctx_svc_req *r) {
   uint64_t deadline = deadline_of(s, r);
   if (!deadline) return;
-  /* A full queue refuses before the body is decoded: under overload the
-   * refusals cost as little as they can, which leaves the CPU to the
-   * requests that were accepted (checked again below: the queue moves). */
-  if (mctx_batcher_depth(s->batcher) >= (size_t)mctx_batcher_capacity(s->batcher)) {
-    mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_FULL);
-    mctx_svc_unavailable(r, 1, "queue_full", "the search queue is full (%d searches); retry shortly",
-                         mctx_batcher_capacity(s->batcher));
-    return;
-  }
+  /* A full queue, or one whose wait is past --max-queue-wait-us, refuses
+   * before the body is decoded: under overload the refusals cost as little
+   * as they can, which leaves the CPU to the requests that were accepted
+   * (checked again below, and at the push: the queue moves). */
+  if (refuse_queued(s, r, mctx_batcher_admit(s->batcher))) return;
   mctx_job *job = prepare(s, r);
   if (!job) return;
-  if (mctx_batcher_depth(s->batcher) >= (size_t)mctx_batcher_capacity(s->batcher)) {
+  if (refuse_queued(s, r, mctx_batcher_admit(s->batcher))) {
     mctx_job_free(job);
-    mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_FULL);
-    mctx_svc_unavailable(r, 1, "queue_full", "the search queue is full (%d searches); retry shortly",
-                         mctx_batcher_capacity(s->batcher));
     return;
   }
   r->store_tree = mctx_svc_tree_wanted(s, &r->http, job);
@@ -202,16 +223,10 @@ void mctx_h_search(mctx_server *s, mctx_svc_req *r) {
   r->work.ctx = r;
   /* Suspend first: the worker may resume as soon as the job is queued. */
   mctx_http_suspend(&r->http);
+  r->work.bounded = 1;
   int rc = mctx_batcher_push(s->batcher, &r->work);
   if (rc != 0) {
-    if (rc == MCTX_EBUSY) {
-      mctx_metrics_reject(&s->metrics, MCTX_REJECT_QUEUE_FULL);
-      mctx_svc_unavailable(r, 1, "queue_full", "the search queue is full (%d searches); retry shortly",
-                           mctx_batcher_capacity(s->batcher));
-    } else {
-      mctx_metrics_reject(&s->metrics, MCTX_REJECT_DRAINING);
-      mctx_svc_unavailable(r, 5, "draining", "the service is shutting down");
-    }
+    refuse_queued(s, r, rc);
     mctx_http_resume(&r->http);
     mctx_job_free(job);
   }

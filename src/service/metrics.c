@@ -24,7 +24,8 @@ _Static_assert(NSTATUS + 1 <= 24, "the request table has 24 status slots");
 static const char *const TYPES[MCTX_SEARCH_TYPES] = {"muzero", "gumbel_muzero", "stochastic_muzero", "other"};
 static const char *const DEVICES[MCTX_DEVICES] = {"cpu", "gpu", "other"};
 static const char *const FAILS[MCTX_FAIL_KINDS] = {"error", "expired", "canceled", "shutdown"};
-static const char *const REJECTS[MCTX_REJECT_KINDS] = {"queue_full", "rate_limited", "draining", "tasks_full"};
+static const char *const REJECTS[MCTX_REJECT_KINDS] = {"queue_full", "rate_limited", "draining", "tasks_full",
+                                                              "queue_wait"};
 
 #define RLX memory_order_relaxed
 

@@ -33,7 +33,7 @@ static const char *status_text(int s) {
     case 415: return "The body is not application/json";
     case 429: return "Rate limited: retry after the Retry-After header's seconds";
     case 500: return "Internal error (a model failure, or a result over the response cap)";
-    case 503: return "Unavailable: queue full, deadline passed while queued, starting or draining (Retry-After)";
+    case 503: return "Unavailable: queue full, queue wait past its bound, deadline passed while queued, starting or draining (Retry-After)";
     default: return "Error";
   }
 }

@@ -16,6 +16,7 @@
  * within the drain timeout (the rest are canceled and answered 503), the
  * answers go out, then the spool is flushed to the database. */
 #include "service/server.h"
+#include "util/cpus.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -390,10 +391,7 @@ static void observe_batch(void *ctx, int jobs, int32_t elems, double seconds) {
   mctx_metrics_batch(&s->metrics, jobs, elems);
 }
 
-static int cores(void) {
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int)n : 1;
-}
+static int cores(void) { return mctx_cpu_count(); }
 
 /* mkdir -p */
 static int make_dirs(const char *path) {
@@ -567,7 +565,8 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
                                      (int64_t)cfg->spool_sync_interval_us * 1000, &s->metrics.records_failed);
   if (!s->recorder) { mctx_status_set(st, MCTX_ENOMEM, NULL, "cannot start the record appenders"); goto fail; }
 
-  mctx_batcher_opts bo = {s->workers, cfg->queue_size, cfg->batch_max, cfg->batch_max_delay_us};
+  mctx_batcher_opts bo = {s->workers, cfg->queue_size, cfg->batch_max, cfg->batch_max_delay_us,
+                          cfg->max_queue_wait_us};
   s->batcher = mctx_batcher_start(&bo, &s->env, observe_batch, s, st);
   if (!s->batcher) goto fail;
 
@@ -595,6 +594,7 @@ mctx_server *mctx_server_start(const mctx_svc_config *cfg, mctx_status *st) {
     mctx_log_int(&l, "engine_threads", s->engine_threads);
     mctx_log_int(&l, "http_threads", s->http_threads);
     mctx_log_int(&l, "queue_size", cfg->queue_size);
+    mctx_log_int(&l, "max_queue_wait_us", cfg->max_queue_wait_us);
     mctx_log_int(&l, "batch_max", cfg->batch_max);
     mctx_log_int(&l, "batch_max_delay_us", cfg->batch_max_delay_us);
     mctx_log_str(&l, "auth", mctx_auth_enabled(s->auth) ? "on" : "off");

@@ -1,6 +1,8 @@
 """tests/service/test_queue.py: the bounded queue under pressure: overload
 (503 + Retry-After), a deadline that passes while queued (503, not run), a
-client that disconnects (its search is canceled), an async task canceled.
+client that disconnects (its search is canceled), an async task canceled;
+admission by queue wait (--max-queue-wait-us): refused at the door, and
+refused instead of run, while async tasks wait as long as it takes.
 
 To make these deterministic rather than timed, the service runs with one
 worker that waits (up to ten minutes) for a second compatible request to
@@ -16,6 +18,7 @@ import json
 import socket
 import sys
 import threading
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import svc  # noqa: E402
@@ -170,6 +173,58 @@ class QueueTest(ServiceTest):
         st = self.srv.wait_until(done, "the task to finish")
         self.assertEqual(st.json["result"]["search_statistics"]["num_simulations"], 20)
         self.assertIsNotNone(st.json["started_at"])
+        self.idle()
+
+
+class QueueWaitTest(QueueTest):
+    """--max-queue-wait-us: the same held worker, a bound of 200 ms."""
+    FLAGS = QueueTest.FLAGS[:-4] + ("--queue-size", "8", "--request-timeout-ms", "600000",
+                                    "--max-queue-wait-us", "200000")
+
+    # QueueTest's own tests assume no bound: only this class's run here
+    test_overload_503_retry_after = test_deadline_passes_while_queued = None
+    test_client_disconnect_cancels = test_async_task_canceled = test_async_task_pending_then_done = None
+
+    def test_wait_bound(self):
+        m0 = self.srv.metrics()
+        before = m0.get('mctx_rejected_total{reason="queue_wait"}', 0)
+        ran_before = m0.get('mctx_searches_total{search_type="gumbel_muzero",device="cpu"}', 0)
+        sock = self.hold_socket()
+        queued = in_thread(self.srv.search, OTHER)
+        self.srv.wait_metric("mctx_queue_depth", lambda v: v == 1)
+        time.sleep(0.3)  # the queued search has now waited past the bound
+        # refused at the door: 503, Retry-After, the reason named
+        r = self.srv.search(THIRD)
+        self.assertEnvelope(r, 503)
+        self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+        self.assertIn("--max-queue-wait-us", r.json["message"])
+        # an async task is not bounded: taken, and it will run
+        r = self.srv.post("/api/v1/tasks/search/async", THIRD)
+        self.assertEqual(r.status, 202, r)
+        tid = r.json["task_id"]
+        self.assertEqual(self.srv.metrics()['mctx_rejected_total{reason="queue_wait"}'], before + 1)
+        sock.close()  # the held search is canceled; the worker takes the queued one ...
+        self.srv.wait_metric("mctx_queue_depth", lambda v: v == 1)
+        r = self.srv.search(dict(OTHER, search_params=dict(OTHER["search_params"], seed=9)))  # ... with this
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("X-Batch-Jobs"), "1")  # it ran alone:
+        late = result(*queued)                             # the one that waited was refused
+        self.assertEnvelope(late, 503)
+        self.assertIsNotNone(late.header("Retry-After"))
+        self.assertIn("waited", late.json["message"])
+        m = self.srv.metrics()
+        self.assertEqual(m['mctx_rejected_total{reason="queue_wait"}'], before + 2)
+        self.assertEqual(m['mctx_searches_total{search_type="gumbel_muzero",device="cpu"}'], ran_before + 1)
+        # the task, queued for longer than the bound, runs (merged with this one)
+        self.srv.wait_metric("mctx_queue_depth", lambda v: v == 0)
+        r = self.srv.search(dict(THIRD, search_params=dict(THIRD["search_params"], seed=9)))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("X-Batch-Jobs"), "2")
+
+        def done():
+            s = self.srv.get("/api/v1/tasks/status/" + tid)
+            return s if s.json["status"] == "done" else None
+        self.srv.wait_until(done, "the task to finish")
         self.idle()
 
 
