@@ -417,26 +417,30 @@ __device__ int32_t f_select_gumbel_interior(const DevSearch &s, int32_t b, int32
   return action;
 }
 
+/* Path level for (node, action), read from the tree: the record of a
+ * chance step and of the pick cache's deep paths. */
+__device__ __forceinline__ PathEntry d_path_entry(const DevTree &t, int32_t b, int32_t node, int32_t action) {
+  size_t nb = d_node(t, b, node);
+  size_t cell = nb * (size_t)t.A + (size_t)action;
+  PathEntry e;
+  e.node = node;
+  e.action = action;
+  e.count = t.node_visits[nb];
+  e.child_visits = t.children_visits[cell];
+  e.node_value = t.node_values[nb];
+  e.reward = t.children_rewards[cell];
+  e.discount = t.children_discounts[cell];
+  e.ret = 0.0f;
+  return e;
+}
+
 /* Chance nodes (few outcomes): streamed; recorded by lane 0. */
 __device__ int32_t f_select_chance(const DevSearch &s, int32_t b, int32_t node, int32_t depth, int lane,
                                    PathEntry *path, int32_t *next) {
   const DevTree &t = s.t;
   int32_t a = d_select_chance(s, b, node, lane);
   *next = t.children_index[d_row(t, b, node) + (size_t)a];
-  if (lane == 0) {
-    size_t nb = d_node(t, b, node);
-    size_t cell = nb * (size_t)t.A + (size_t)a;
-    PathEntry e;
-    e.node = node;
-    e.action = a;
-    e.count = t.node_visits[nb];
-    e.child_visits = t.children_visits[cell];
-    e.node_value = t.node_values[nb];
-    e.reward = t.children_rewards[cell];
-    e.discount = t.children_discounts[cell];
-    e.ret = 0.0f;
-    path[depth] = e;
-  }
+  if (lane == 0) path[depth] = d_path_entry(t, b, node, a);
   return a;
 }
 
@@ -886,21 +890,7 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
           MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
         } else {
           /* a deep path: the fused kernel's expansion and staged backup */
-          const size_t nb0 = d_node(t, b, 0);
-          for (int32_t j = lane; j < depth; j += 32) {
-            int2 e2 = lvl[j];
-            size_t nb = nb0 + (size_t)e2.x, cell = nb * (size_t)t.A + (size_t)e2.y;
-            PathEntry e;
-            e.node = e2.x;
-            e.action = e2.y;
-            e.count = t.node_visits[nb];
-            e.child_visits = t.children_visits[cell];
-            e.node_value = t.node_values[nb];
-            e.reward = t.children_rewards[cell];
-            e.discount = t.children_discounts[cell];
-            e.ret = 0.0f;
-            path[j] = e;
-          }
+          for (int32_t j = lane; j < depth; j += 32) path[j] = d_path_entry(t, b, lvl[j].x, lvl[j].y);
           __syncwarp();
           expanded += f_expand_leaf(s, b, node, act, next, path, depth, lane);
           MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
