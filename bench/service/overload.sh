@@ -17,13 +17,18 @@
 # refusal is 503 or 429 with Retry-After (nothing else but 200); the p99 of
 # the accepted (200) answers is at most twice the unloaded p99; the resident
 # memory at the end is within 64 MiB of its peak in the first 10 s
-# (bounded, no growth). The request is bench/service/small.json (batch 1, 16
-# actions, 32 simulations, the mock model), each with its own request id.
-# The service runs with its defaults but --queue-size QUEUE (64): the queue
-# bounds what is accepted, so its wait bounds the accepted latency.
-# SERVE_FLAGS adds flags. SERVICE_CPUS and LOADGEN_CPUS pin the two apart
+# (bounded, no growth). The request is BODY (default bench/service/small.json:
+# batch 1, 16 actions, 32 simulations, the mock model; medium.json: 64
+# actions, 256 simulations, the synthetic model), each with its own request
+# id. The service runs with its defaults but --queue-size QUEUE (64): the
+# queue bounds what is accepted. SERVE_FLAGS adds flags to every phase;
+# ADMISSION_FLAGS (e.g. "--max-queue-wait-us 2000") only to the unloaded and
+# overload phases: capacity is then measured first, on a service without them
+# (with admission on, a closed loop's refusals would take CPU from the answers
+# and understate it). SERVICE_CPUS and LOADGEN_CPUS pin the two apart
 # (taskset lists; on 2 cores: SERVICE_CPUS=1 LOADGEN_CPUS=0), so that the
-# generator keeps its schedule at twice the service's capacity. Results: a summary on stdout, loadgen's JSON and
+# generator keeps its schedule at twice the service's capacity. WORK_ROOT (default /tmp) holds the
+# service's data folder (/dev/shm: no disk). Results: a summary on stdout, loadgen's JSON and
 # the RSS samples in $OUT (default: a temporary folder, printed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,19 +43,32 @@ CONNS=${CONNS:-64}
 OPEN_CONNS=${OPEN_CONNS:-512}
 UNLOADED_RATE=${UNLOADED_RATE:-200}
 SERVE_FLAGS=${SERVE_FLAGS:-}
-WORK=$(mktemp -d /tmp/mctx-overload-XXXXXX)
+ADMISSION_FLAGS=${ADMISSION_FLAGS:-}
+WORK=$(mktemp -d "${WORK_ROOT:-/tmp}/mctx-overload-XXXXXX")
 OUT=${OUT:-$WORK/results}
 mkdir -p "$OUT"
 KEEP_WORK=1
 . bench/service/common.sh
 trap cleanup_common EXIT
 build_loadgen
-BODY=bench/service/small.json
+BODY=${BODY:-bench/service/small.json}
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "binary: $BIN; --queue-size $QUEUE $SERVE_FLAGS; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "binary: $BIN; --queue-size $QUEUE $SERVE_FLAGS; admission: ${ADMISSION_FLAGS:-none}; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "body: $BODY $(cat "$BODY")"
 echo "cpus: service ${SERVICE_CPUS:-all}, load generator ${LOADGEN_CPUS:-all}"
-serve --queue-size "$QUEUE" $SERVE_FLAGS
+capacity_phase() {
+  pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --conns "$CONNS" --duration 20 --warmup 3 --json \
+    >"$OUT/capacity.json"
+  capacity=$(jget "$OUT/capacity.json" ok_per_s)
+  echo "capacity (closed loop, $CONNS connections, 20 s): $capacity searches/s answered 200; statuses $(jget "$OUT/capacity.json" status); p99 $(jget "$OUT/capacity.json" ok_ms.p99) ms"
+}
+if [ -n "$ADMISSION_FLAGS" ]; then
+  serve --queue-size "$QUEUE" $SERVE_FLAGS
+  capacity_phase
+  unserve
+fi
+serve --queue-size "$QUEUE" $SERVE_FLAGS $ADMISSION_FLAGS
 rss_start=$(rss_kb "$SERVE_PID")
 
 pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --rate "$UNLOADED_RATE" --conns 16 --duration 20 --warmup 2 \
@@ -58,10 +76,7 @@ pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --rate "$
 p99_unloaded=$(jget "$OUT/unloaded.json" ok_ms.p99)
 echo "unloaded ($UNLOADED_RATE/s open loop, 20 s): p50 $(jget "$OUT/unloaded.json" ok_ms.p50) ms, p99 $p99_unloaded ms, statuses $(jget "$OUT/unloaded.json" status)"
 
-pin_loadgen "$LOADGEN" --port "$PORT" --body "$BODY" --vary-request-id --conns "$CONNS" --duration 20 --warmup 3 --json \
-  >"$OUT/capacity.json"
-capacity=$(jget "$OUT/capacity.json" ok_per_s)
-echo "capacity (closed loop, $CONNS connections, 20 s): $capacity searches/s answered 200; statuses $(jget "$OUT/capacity.json" status); p99 $(jget "$OUT/capacity.json" ok_ms.p99) ms"
+[ -n "$ADMISSION_FLAGS" ] || capacity_phase
 
 rate=$(python3 -c "print(round($capacity * $FACTOR))")
 sample_rss "$SERVE_PID" 1 "$OUT/rss.txt" &

@@ -264,12 +264,14 @@ TEST(random_requests) {
   }
 }
 
-/* Long paths (the backward pass stages 256 levels at a time) and the
- * benchmark shapes. */
+/* Long paths (the backward pass stages 256 levels at a time; gumbel_muzero
+ * on the mock model with 2 actions reaches about 350 levels, through the
+ * pick cache's path for walks over 32 levels) and the benchmark shapes. */
 TEST(deep_and_wide) {
   NEED_GPU();
   struct { const char *model; mctx_policy pol; int32_t B, A, S; } cases[] = {
     {"mock", MCTX_POLICY_MUZERO, 2, 2, 700},
+    {"mock", MCTX_POLICY_GUMBEL_MUZERO, 2, 2, 700},
     {"synthetic", MCTX_POLICY_MUZERO, 1, 362, 800},
     {"synthetic", MCTX_POLICY_GUMBEL_MUZERO, 4, 362, 300},
     {"synthetic", MCTX_POLICY_MUZERO, 3, 500, 200},
