@@ -20,7 +20,7 @@ echo "environment: $(env | grep -E '^(LD_|PMIX|OMPI|SLURM)' | tr '\n' ' ')"
 unset LD_BIND_NOW  # Debian's Open MPI PMIx plugin needs lazy binding
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_pml=ob1 OMPI_MCA_btl=self,vader,tcp
 export OMPI_MCA_osc=pt2pt OMPI_MCA_btl_vader_single_copy_mechanism=none
-if command -v mpirun >/dev/null && mpirun --version 2>&1 | grep -q "Open MPI\|OpenRTE"; then
+if command -v mpirun >/dev/null && [[ $(mpirun --version 2>&1) == *"Open MPI"* || $(mpirun --version 2>&1) == *OpenRTE* ]]; then
   # The machine's own Open MPI (4.x: the same libmpi.so.40 ABI as the build's).
   mpi_from="the machine's: $(mpirun --version 2>&1 | head -1)"
   MPIRUN_BIN=$(command -v mpirun)

@@ -28,7 +28,11 @@ if ! command -v valgrind >/dev/null; then
   echo "SKIP: valgrind is not installed (apt-get install valgrind)" >&2
   exit 77
 fi
-if ldd "$BIN" 2>/dev/null | grep -q libasan; then
+# (ldd's whole output first: under pipefail, `ldd | grep -q` fails whenever
+# grep exits before ldd has written everything, and the check then missed
+# the sanitizer build on a loaded machine)
+libs=$(ldd "$BIN" 2>/dev/null || true)
+if [[ $libs == *libasan* ]]; then
   echo "SKIP: $BIN is built with AddressSanitizer, which valgrind cannot run; use a release build" >&2
   exit 77
 fi
