@@ -78,8 +78,8 @@ mctx_batcher *mctx_batcher_start(const mctx_batcher_opts *o, const mctx_api_env 
  * when w is bounded and its wait would pass max_wait_us; MCTX_ECANCELED
  * when the batcher is stopping. On an error w is not taken (no on_done). */
 int mctx_batcher_push(mctx_batcher *b, mctx_work *w);
-/* What mctx_batcher_push would answer a bounded item now (0, MCTX_EBUSY or
- * MCTX_ETIMEOUT), for refusing before a request is decoded. */
+/* What mctx_batcher_push would answer a bounded item now (0, MCTX_EBUSY,
+ * MCTX_ETIMEOUT or MCTX_ECANCELED), for refusing before a request is decoded. */
 int mctx_batcher_admit(mctx_batcher *b);
 /* The measured seconds of search per job (a moving average; 0 before the
  * first search), and the bound on a bounded item's wait in seconds (0: none). */
