@@ -55,7 +55,7 @@ help_has bench --policy --batch --actions --simulations --model --model-params -
   --warmup --seed --prng --precision --aligned --json --distributed
 help_has serve --host --port --db --data-dir --engine --engine-threads --workers --default-model \
   --max-batch-size --max-num-actions --max-num-simulations --max-tree-bytes --max-body-bytes --queue-size \
-  --batch-max --batch-max-delay-us --request-timeout-ms --drain-timeout-ms --rate-limit-search \
+  --max-queue-wait-us --batch-max --batch-max-delay-us --request-timeout-ms --drain-timeout-ms --rate-limit-search \
   --rate-limit-other --rate-limit-routes --api-keys --api-keys-file --jwt-secret --model-dir
 help_has arena --game --games --seed --a --b --threads --json --puzzles
 help_has db init migrate stats prune workload-class sdi

@@ -217,7 +217,7 @@ class FlagsTest(unittest.TestCase):
         for flag in ("--host", "--port", "--db", "--engine-threads", "--default-model", "--queue-size", "--batch-max",
                      "--batch-max-delay-us", "--rate-limit-search", "--rate-limit-other", "--api-keys",
                      "--jwt-secret", "--max-body-bytes", "--request-timeout-ms", "--log-level", "--max-batch-size",
-                     "--max-num-simulations", "--drain-timeout-ms"):
+                     "--max-num-simulations", "--drain-timeout-ms", "--max-queue-wait-us", "MCTX_MAX_QUEUE_WAIT_US"):
             self.assertIn(flag, p.stdout)
         self.assertIn("MCTX_API_KEYS", p.stdout)
         self.assertIn("MCTX_DB_URL", p.stdout)
