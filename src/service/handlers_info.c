@@ -145,6 +145,8 @@ void mctx_h_metrics(mctx_server *s, mctx_svc_req *r) {
   if (s->batcher) {
     g.queue_depth = (int64_t)mctx_batcher_depth(s->batcher);
     g.searches_running = (int64_t)mctx_batcher_running(s->batcher);
+    g.queue_wait_bound_s = mctx_batcher_max_wait_s(s->batcher);
+    g.job_seconds = mctx_batcher_job_seconds(s->batcher);
   }
   g.queue_capacity = s->cfg.queue_size;
   size_t bytes = 0;

@@ -224,6 +224,12 @@ void mctx_metrics_render(mctx_metrics *m, const mctx_metrics_gauges *g, mctx_buf
   mctx_buf_printf(o, "mctx_queue_depth %lld\n", (long long)g->queue_depth);
   help(o, "mctx_queue_capacity", "gauge", "searches the queue holds at most");
   mctx_buf_printf(o, "mctx_queue_capacity %lld\n", (long long)g->queue_capacity);
+  help(o, "mctx_queue_wait_bound_seconds", "gauge",
+       "admission by queue wait: the longest a search may wait for a worker (--max-queue-wait-us); 0: no bound");
+  mctx_buf_printf(o, "mctx_queue_wait_bound_seconds %.6f\n", g->queue_wait_bound_s);
+  help(o, "mctx_search_seconds_per_job", "gauge",
+       "moving average of a search's time per request, from which admission estimates the queue's wait");
+  mctx_buf_printf(o, "mctx_search_seconds_per_job %.6f\n", g->job_seconds);
   help(o, "mctx_searches_running", "gauge", "searches being run by workers");
   mctx_buf_printf(o, "mctx_searches_running %lld\n", (long long)g->searches_running);
   help(o, "mctx_batch_jobs", "histogram", "requests merged into one search (dynamic batching)");

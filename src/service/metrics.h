@@ -54,6 +54,8 @@ typedef struct mctx_metrics {
 /* What the rest of the service reports at render time. */
 typedef struct mctx_metrics_gauges {
   int64_t http_in_flight, searches_running, queue_depth, queue_capacity;
+  double queue_wait_bound_s;      /* --max-queue-wait-us in seconds; 0: none */
+  double job_seconds;             /* the batcher's moving average of a search's time per job */
   int64_t suspended;
   int64_t tasks[5];
   int64_t task_bytes;

@@ -87,6 +87,7 @@ class QueueTest(ServiceTest):
         self.srv.wait_metric("mctx_queue_depth", lambda v: v == 0)
 
     def test_overload_503_retry_after(self):
+        self.assertEqual(self.srv.metrics()["mctx_queue_wait_bound_seconds"], 0.0)  # no bound by default
         before = self.srv.metrics().get('mctx_rejected_total{reason="queue_full"}', 0)
         sock = self.hold_socket()
         queued = in_thread(self.srv.search, OTHER)
@@ -228,6 +229,10 @@ class QueueWaitTest(QueueTest):
             return s if s.json["status"] == "done" else None
         self.srv.wait_until(done, "the task to finish")
         self.idle()
+        # the bound and the time per search it estimates with, on /metrics
+        m = self.srv.metrics()
+        self.assertEqual(m["mctx_queue_wait_bound_seconds"], 1.0)
+        self.assertGreater(m["mctx_search_seconds_per_job"], 0.0)
 
 
 if __name__ == "__main__":
