@@ -838,14 +838,16 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
     int rc = cb_chunk(e, *s, cb, n, st);
     if (rc) return rc;
   } else if ((gp_warps = gp_plan(e, s, n, A)) > 0) {
-    /* MCTX_CUDA_GP_SPLIT=0: one warp expands and backs up (A/B runs) */
+    /* The synthetic model's own kernel, its expansion split over two warps;
+     * MCTX_CUDA_GP_SPLIT=0: the other models' kernel, one warp expanding and
+     * backing up (A/B runs) */
     static int split = -1;
     if (split < 0) {
       const char *v = getenv("MCTX_CUDA_GP_SPLIT");
       split = !(v && strcmp(v, "0") == 0);
     }
     void (*kern)(DevSearch);
-    if (split)
+    if (split && s->m.kind == MCTX_CUDA_MODEL_SYNTHETIC)
       kern = A <= 32 ? mctx__search_kernel_gp<1, true> : A <= 64 ? mctx__search_kernel_gp<2, true>
              : A <= 128 ? mctx__search_kernel_gp<4, true> : mctx__search_kernel_gp<12, true>;
     else

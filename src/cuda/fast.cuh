@@ -146,12 +146,27 @@ __device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K>
   }
   int32_t sum_visits = 0, max_visits = 0;
   float sp = 0.0f;
+  /* the rescaling's minimum and maximum over the visited children's q now,
+   * beside the sums; the unvisited children's (mixed) value joins them
+   * below, once known: min and max are the same in any order */
+  float vlo = MCTX_F32_INF, vhi = MCTX_F32_NINF;
+  int unvisited = 0;
 #pragma unroll
   for (int k = 0; k < K; k++) {
     if (c.n[k] < 0) continue;
     sum_visits += c.n[k];
     max_visits = c.n[k] > max_visits ? c.n[k] : max_visits;
     sp = sp + (c.n[k] > 0 ? mctx__mix_prior(c.p[k]) : 0.0f);
+    if (c.n[k] > 0) {
+      vlo = q[k] < vlo ? q[k] : vlo;
+      vhi = q[k] > vhi ? q[k] : vhi;
+    } else {
+      unvisited = 1;
+    }
+  }
+  if (s.qt.rescale_values) {
+    warp_min_max(vlo, vhi);
+    unvisited = __any_sync(MCTX_FULL_MASK, unvisited);
   }
   for (int off = 16; off > 0; off >>= 1) {
     int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, sum_visits, off);
@@ -176,17 +191,10 @@ __device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K>
   o.value = value;
   o.rescale = s.qt.rescale_values;
   if (o.rescale) {
-    float lo = MCTX_F32_INF, hi = MCTX_F32_NINF;
-#pragma unroll
-    for (int k = 0; k < K; k++) {
-      if (c.n[k] < 0) continue;
-      float v = c.n[k] > 0 ? q[k] : value;
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
-    }
-    warp_min_max(lo, hi);
-    o.rlo = lo;
-    o.rhi = hi;
+    /* as each lane's own loop compares (a NaN value never wins), then as
+     * the warp's reduction keys them (-0 as +0) */
+    o.rlo = mctx__key_f32(mctx__f32_key(unvisited && value < vlo ? value : vlo));
+    o.rhi = mctx__key_f32(mctx__f32_key(unvisited && value > vhi ? value : vhi));
   }
   o.scale = mctx__mix_scale(s.qt.maxvisit_init, max_visits, s.qt.value_scale);
   return o;
@@ -710,7 +718,7 @@ enum { GP_ALL, GP_RECORD, GP_ROW };
  * 1 when the node is new: as d_expand, from its visits, but for GP_ROW,
  * which takes `fresh` (the walk ended at an unexpanded child) and does not
  * read the visits that GP_RECORD's warp writes. */
-template <int K>
+template <int K, bool SYN>
 __device__ __forceinline__ int gp_expand(const DevSearch &s, int32_t b, int32_t parent, int32_t action,
                                          int32_t next, int fresh, int part, int lane, float *reward,
                                          float *discount, float *value) {
@@ -719,7 +727,7 @@ __device__ __forceinline__ int gp_expand(const DevSearch &s, int32_t b, int32_t 
   const size_t nn = d_node(t, b, next), row = nn * (size_t)A;
   const int32_t visits = part == GP_ROW ? 0 : t.node_visits[nn];
   float l[K];
-  if (s.m.kind == MCTX_CUDA_MODEL_SYNTHETIC) {
+  if (SYN || s.m.kind == MCTX_CUDA_MODEL_SYNTHETIC) {
     uint32_t st = *(const uint32_t *)(t.embeddings + d_node(t, b, parent) * (size_t)t.E);
     uint32_t nx = mctx__syn_next(st, (uint32_t)action);
     if (part != GP_RECORD) {
@@ -766,7 +774,7 @@ __device__ __forceinline__ int gp_expand(const DevSearch &s, int32_t b, int32_t 
  * the discounted return runs leaf to root in mctx's order (every lane
  * computes it, the level's lane keeps its own); then every level's writes
  * at once. f_backward's arithmetic, without the path's trips to memory. */
-template <int K>
+template <int K, bool SYN>
 __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, const int2 *lvl, int32_t L,
                                                 int32_t next, int part, int lane) {
   const DevTree &t = s.t;
@@ -784,7 +792,7 @@ __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, c
   }
   const int2 last = lvl[L - 1];
   float reward, discount, value;
-  int fresh = gp_expand<K>(s, b, last.x, last.y, next, 0, part, lane, &reward, &discount, &value);
+  int fresh = gp_expand<K, SYN>(s, b, last.x, last.y, next, 0, part, lane, &reward, &discount, &value);
   /* the leaf level's reward and discount are the model's new ones */
   if (lane == L - 1) {
     r = reward;
@@ -809,41 +817,93 @@ __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, c
   return fresh;
 }
 
+/* The pick cache kernel's once-a-search parts, out of line (__noinline__):
+ * the search loop's code stays small and contiguous (the root's noise and
+ * the final policy draw from the PRNG: with the exp and log, most of the
+ * kernel's code, run once). The kernel's DevSearch is a __grid_constant__
+ * parameter, so `s` refers to it where it is, without a copy.
+ *
+ * gp_begin, by warp 0: the root (d_init_root), and in sh the budget, the
+ * first free node, the considered count and the root's children's visits. */
+__device__ __noinline__ void gp_begin(const DevSearch &s, int32_t b, int lane, int32_t *sh, mctx_key *final_key) {
+  const DevTree &t = s.t;
+  mctx_key rng;
+  int32_t budget0 = d_init_root(s, b, &rng, final_key, lane);
+  /* the root's valid actions and children's visits, for the table */
+  const size_t row0 = d_row(t, b, 0);
+  const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)t.A;
+  int32_t valid = 0, visits = 0;
+  for (int32_t a = lane; a < t.A; a += 32) {
+    valid += inv[a] ? 0 : 1;
+    visits += t.children_visits[row0 + a];
+  }
+  valid = mctx__warp_sum_i(valid);
+  visits = mctx__warp_sum_i(visits);
+  if (lane == 0) {
+    sh[0] = budget0;
+    sh[1] = t.next_node[b];
+    sh[2] = s.considered < valid ? s.considered : valid;
+    sh[3] = visits;
+  }
+}
+
+/* gp_end, by warp 0: the element's counts and the root's result (f_end);
+ * st is a copy of the loop's counters. */
+__device__ __noinline__ void gp_end(const DevSearch &s, int32_t b, int32_t base, int32_t expanded, int32_t deepest,
+                                    mctx_key final_key, int lane, bool counting, unsigned long long *st,
+                                    long long cy, long long cy0) {
+  f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
+}
+
+/* A walk of more than 32 levels (the levels in lvl): the fused kernel's
+ * expansion and staged backup, by warp 0. Returns 1 when a node was made.
+ * SYN: the synthetic model's expansion (gp_expand: same bits as d_expand).
+ * Inline: a call inside the simulation loop would move the values live
+ * across it (the trace's counters) to local memory. */
+template <int K, bool SYN>
+__device__ __forceinline__ int gp_deep(const DevSearch &s, int32_t b, const int2 *lvl, int32_t depth, int32_t node,
+                                       int32_t act, int32_t next, int lane, float *sm_r, float *sm_d) {
+  const DevTree &t = s.t;
+  PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
+  for (int32_t j = lane; j < depth; j += 32) path[j] = d_path_entry(t, b, lvl[j].x, lvl[j].y);
+  __syncwarp();
+  int fresh;
+  float leaf_value;
+  if constexpr (SYN) {
+    float reward, discount;
+    fresh = gp_expand<K, SYN>(s, b, node, act, next, 0, GP_ALL, lane, &reward, &discount, &leaf_value);
+    if (lane == 0) {
+      path[depth - 1].reward = reward;
+      path[depth - 1].discount = discount;
+    }
+    __syncwarp();
+  } else {
+    fresh = f_expand_leaf(s, b, node, act, next, path, depth, lane);
+    leaf_value = t.node_values[d_node(t, b, next)];
+  }
+  f_backward(t, b, depth, leaf_value, path, lane, sm_r, sm_d);
+  return fresh;
+}
+
 /* Element b's whole search by the block's W warps. gp: the block's dynamic
- * shared memory (mctx__gp_smem_bytes). */
-template <int K, bool SPLIT>
+ * shared memory (mctx__gp_smem_bytes). SYN: the synthetic model, with its
+ * expansion split between warps 0 and 1 (the kernel for the other models
+ * leaves the split out). */
+template <int K, bool SYN>
 __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int lane, int w, int W, int2 *gp,
                                             float *sm_r, float *sm_d) {
   const DevTree &t = s.t;
   int2 *pick = gp;                          /* [N] each node's cached choice */
   int2 *lvl = gp + t.N;                     /* [N] the simulation's path: node, action */
   int32_t *ctab = (int32_t *)(gp + 2 * (size_t)t.N); /* [S + 1] considered visits */
-  PathEntry *path = s.path + (size_t)b * (size_t)s.path_cap;
   __shared__ int32_t sh[6]; /* budget, first free node, considered count, root visits; path length, leaf */
-  mctx_key rng, final_key;
+  mctx_key final_key;
   const bool counting = s.stats != NULL && w == 0;
   unsigned long long st[MCTX_SP_STATS];
+#pragma unroll
   for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
   long long cy0 = counting ? clock64() : 0, cy = cy0;
-  if (w == 0) {
-    int32_t budget0 = d_init_root(s, b, &rng, &final_key, lane);
-    /* the root's valid actions and children's visits, for the table */
-    const size_t row0 = d_row(t, b, 0);
-    const uint8_t *inv = t.root_invalid + (size_t)b * (size_t)t.A;
-    int32_t valid = 0, visits = 0;
-    for (int32_t a = lane; a < t.A; a += 32) {
-      valid += inv[a] ? 0 : 1;
-      visits += t.children_visits[row0 + a];
-    }
-    valid = mctx__warp_sum_i(valid);
-    visits = mctx__warp_sum_i(visits);
-    if (lane == 0) {
-      sh[0] = budget0;
-      sh[1] = t.next_node[b];
-      sh[2] = s.considered < valid ? s.considered : valid;
-      sh[3] = visits;
-    }
-  }
+  if (w == 0) gp_begin(s, b, lane, sh, &final_key);
   __syncthreads();
   const int32_t budget = sh[0], base = sh[1];
   /* each simulation adds one visit to the root's children */
@@ -851,67 +911,70 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   for (int32_t i = (int32_t)threadIdx.x; i <= s.S; i += (int32_t)blockDim.x)
     ctab[i] = mctx__considered_visit(sh[2], budget, sh[3] + i);
   __syncthreads();
-  /* every node there is (a reused tree's too), the root's record now final */
-  for (int32_t x = w; x < base; x += W) gp_pick<K>(s, b, x, budget, lane, pick, ct);
-  __syncthreads();
-  MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
   int32_t expanded = 0, deepest = 0;
-  /* SPLIT: warp 1 makes the new node's row while warp 0 backs up */
-  const bool split = SPLIT && s.m.kind == MCTX_CUDA_MODEL_SYNTHETIC;
-  for (int32_t sim = 0; sim < s.S; sim++) {
-    if (w == 0 || (split && w == 1)) {
-      /* The walk: each level's choice and child are cached (one shared
-       * word a level); warp 0's lane 0 lists the levels. */
-      int32_t node = MCTX_ROOT_INDEX, depth = 0, leaf, act;
-      for (;;) {
-        int2 pn = pick[node];
-        if (w == 0 && lane == 0) lvl[depth] = make_int2(node, pn.x);
-        if (counting) st[MCTX_SP_STAT_DENSE]++;
-        depth++;
-        if (pn.y == MCTX_UNVISITED || depth >= s.max_depth) {
-          leaf = pn.y;
-          act = pn.x;
-          break;
+  /* Round -1 computes the choice of every node there is (a reused tree's
+   * too); each simulation then those of the nodes it changed. One loop, so
+   * the selections' code is in the kernel once. */
+  for (int32_t sim = -1; sim < s.S; sim++) {
+    if (sim >= 0) {
+      if (w == 0 || (SYN && w == 1)) {
+        /* The walk: each level's choice and child are cached (one shared
+         * word a level); warp 0's lane 0 lists the levels. */
+        int32_t node = MCTX_ROOT_INDEX, depth = 0, leaf, act;
+        for (;;) {
+          int2 pn = pick[node];
+          if (w == 0 && lane == 0) lvl[depth] = make_int2(node, pn.x);
+          if (counting) st[MCTX_SP_STAT_DENSE]++;
+          depth++;
+          if (pn.y == MCTX_UNVISITED || depth >= s.max_depth) {
+            leaf = pn.y;
+            act = pn.x;
+            break;
+          }
+          node = pn.y;
         }
-        node = pn.y;
-      }
-      int32_t next = leaf == MCTX_UNVISITED ? base + sim : leaf;
-      if (w == 1) {
-        if (depth <= 32) {
-          float r_, d_, v_;
-          gp_expand<K>(s, b, node, act, next, leaf == MCTX_UNVISITED, GP_ROW, lane, &r_, &d_, &v_);
-        }
-      } else {
-        __syncwarp();
-        deepest = depth > deepest ? depth : deepest;
-        MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
-        if (depth <= 32) {
-          expanded += gp_expand_backup<K>(s, b, lvl, depth, next, split ? GP_RECORD : GP_ALL, lane);
-          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
+        int32_t next = leaf == MCTX_UNVISITED ? base + sim : leaf;
+        if (SYN && w == 1) {
+          /* warp 1 makes the new node's row while warp 0 backs up */
+          if (depth <= 32) {
+            float r_, d_, v_;
+            gp_expand<K, SYN>(s, b, node, act, next, leaf == MCTX_UNVISITED, GP_ROW, lane, &r_, &d_, &v_);
+          }
         } else {
-          /* a deep path: the fused kernel's expansion and staged backup */
-          for (int32_t j = lane; j < depth; j += 32) path[j] = d_path_entry(t, b, lvl[j].x, lvl[j].y);
           __syncwarp();
-          expanded += f_expand_leaf(s, b, node, act, next, path, depth, lane);
-          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
-          f_backward(t, b, depth, t.node_values[d_node(t, b, next)], path, lane, sm_r, sm_d);
-        }
-        MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
-        if (lane == 0) {
-          sh[4] = depth;
-          sh[5] = next;
+          deepest = depth > deepest ? depth : deepest;
+          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
+          if (depth <= 32) {
+            expanded += gp_expand_backup<K, SYN>(s, b, lvl, depth, next, SYN ? GP_RECORD : GP_ALL, lane);
+            MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
+          } else {
+            expanded += gp_deep<K, SYN>(s, b, lvl, depth, node, act, next, lane, sm_r, sm_d);
+          }
+          MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
+          if (lane == 0) {
+            sh[4] = depth;
+            sh[5] = next;
+          }
         }
       }
+      __syncthreads();
+    }
+    /* The changed nodes' choices: the path's levels (the root first) and
+     * the leaf; in round -1 nodes 0 .. base - 1. */
+    const int32_t L = sim < 0 ? base - 1 : sh[4], leafn = sim < 0 ? 0 : sh[5];
+    for (int32_t j = w; j <= L; j += W) {
+      int32_t x = sim < 0 ? j : j < L ? lvl[j].x : leafn;
+      gp_pick<K>(s, b, x, budget, lane, pick, ct);
     }
     __syncthreads();
-    /* The changed nodes' choices: the path's levels (the root first) and the leaf. */
-    const int32_t L = sh[4], leafn = sh[5];
-    for (int32_t j = w; j <= L; j += W) gp_pick<K>(s, b, j < L ? lvl[j].x : leafn, budget, lane, pick, ct);
-    __syncthreads();
-    MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
+    MCTX_LAP(counting, st, cy, sim < 0 ? MCTX_SP_STAT_CY_ROOT : MCTX_SP_STAT_CY_DENSE);
   }
   if (w != 0) return;
-  f_end(s, b, base, expanded, deepest, final_key, lane, counting, st, cy, cy0);
+  /* a copy for the call: st itself stays in registers */
+  unsigned long long fin[MCTX_SP_STATS];
+#pragma unroll
+  for (int i = 0; i < MCTX_SP_STATS; i++) fin[i] = st[i];
+  gp_end(s, b, base, expanded, deepest, final_key, lane, counting, fin, cy, cy0);
 }
 
 /* The pick cache's dynamic shared memory: the cached choices and the path,
@@ -921,14 +984,14 @@ MCTX_HD static inline size_t mctx__gp_smem_bytes(int32_t N, int32_t S) {
 }
 
 /* One block of 2 to MCTX_GP_WARPS_MAX warps per element; dynamic shared
- * memory: mctx__gp_smem_bytes. SPLIT: see f_search_gp. */
-template <int K, bool SPLIT>
-__global__ void __launch_bounds__(32 * MCTX_GP_WARPS_MAX) mctx__search_kernel_gp(DevSearch s) {
+ * memory: mctx__gp_smem_bytes. SYN: see f_search_gp. */
+template <int K, bool SYN>
+__global__ void __launch_bounds__(32 * MCTX_GP_WARPS_MAX) mctx__search_kernel_gp(const __grid_constant__ DevSearch s) {
   int32_t b = (int32_t)blockIdx.x;
   if (b >= s.t.B) return;
   extern __shared__ __align__(16) int2 gp_picks[];
   __shared__ float sm_r[MCTX_SEG], sm_d[MCTX_SEG];
-  f_search_gp<K, SPLIT>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), (int)(blockDim.x >> 5), gp_picks, sm_r,
+  f_search_gp<K, SYN>(s, b, (int)(threadIdx.x & 31), (int)(threadIdx.x >> 5), (int)(blockDim.x >> 5), gp_picks, sm_r,
                  sm_d);
 }
 

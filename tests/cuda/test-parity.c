@@ -265,13 +265,16 @@ TEST(random_requests) {
 }
 
 /* Long paths (the backward pass stages 256 levels at a time; gumbel_muzero
- * on the mock model with 2 actions reaches about 350 levels, through the
- * pick cache's path for walks over 32 levels) and the benchmark shapes. */
+ * with 2 actions reaches about 350 levels on the mock model and about 100 on
+ * the synthetic one, through the pick cache's path for walks over 32 levels
+ * in its kernel for the other models and in the synthetic model's own) and
+ * the benchmark shapes. */
 TEST(deep_and_wide) {
   NEED_GPU();
   struct { const char *model; mctx_policy pol; int32_t B, A, S; } cases[] = {
     {"mock", MCTX_POLICY_MUZERO, 2, 2, 700},
     {"mock", MCTX_POLICY_GUMBEL_MUZERO, 2, 2, 700},
+    {"synthetic", MCTX_POLICY_GUMBEL_MUZERO, 2, 2, 700},
     {"synthetic", MCTX_POLICY_MUZERO, 1, 362, 800},
     {"synthetic", MCTX_POLICY_GUMBEL_MUZERO, 4, 362, 300},
     {"synthetic", MCTX_POLICY_MUZERO, 3, 500, 200},
