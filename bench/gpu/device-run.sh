@@ -7,7 +7,8 @@
 #           GPU), for tests/data/mctx_noise.json
 #   export  tests/long/export_roundtrip.py: PyTorch and flax exports served by
 #           the mlp model, and mctx-mlp-weights against JAX
-#   profile ncu on the batch-1 searches (stall reasons, hot source lines)
+#   profile ncu on the batch-1 searches (stall reasons; the executed SASS by
+#           how often it ran, bench/gpu/ncu_counts.py)
 #   sanitizer  compute-sanitizer memcheck and racecheck on the parity tests
 #
 #   STAGES=check,noise,export bench/gpu/device-run.sh BUNDLE OUT_DIR
@@ -44,9 +45,11 @@ if has profile; then
       --kernel-name regex:search_kernel --launch-skip 2 --launch-count 1 \
       "$B/mctx" bench --engine cuda $c --repeat 1 --warmup 2 >"$OUT_DIR/ncu-$tag.txt" 2>&1
     timeout 150 ncu --clock-control none --section SourceCounters --kernel-name regex:search_kernel --launch-skip 2 \
-      --launch-count 1 --page source --print-source cuda --csv \
+      --launch-count 1 --page source --print-source sass --csv \
       "$B/mctx" bench --engine cuda $c --repeat 1 --warmup 2 >"$OUT_DIR/ncu-src-$tag.csv" 2>&1
     grep -E "Duration|Warp Cycles Per Issued|Issued Ipc|Stall" "$OUT_DIR/ncu-$tag.txt" | head -12
+    # the executed instructions by how often they ran, and the stall samples
+    python3 bench/gpu/ncu_counts.py "$OUT_DIR/ncu-src-$tag.csv" | head -24
   done
 fi
 if has noise; then
