@@ -11,6 +11,7 @@
  *   - the game models' illegal root moves are invalid actions: no visits,
  *     never chosen, whether or not the request gives invalid_actions. */
 #include "test.h"
+#include "api-env.h"
 
 #include <sys/stat.h>
 
@@ -29,14 +30,7 @@
 
 static mctx_api_env env;
 
-static void setup(void) {
-  if (env.cpu) return;
-  memset(&env, 0, sizeof env);
-  mctx_api_limits_default(&env.limits);
-  env.default_model = "synthetic";
-  mctx_status st;
-  mctx_api_engines_open(&env, "cpu", 2, &st);
-}
+static void setup(void) { mctx_test_api_env(&env, 2); }
 
 TEST(bad_requests) {
   setup();

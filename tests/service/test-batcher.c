@@ -15,6 +15,7 @@
  *     MCTX_WORK_OVERDUE, not run; an unbounded one that waited as long runs;
  *   - without a bound (max_wait_us 0) nothing of this applies. */
 #include "test.h"
+#include "api-env.h"
 
 #include <stdatomic.h>
 #include <time.h>
@@ -25,14 +26,7 @@
 
 static mctx_api_env env;
 
-static void setup(void) {
-  if (env.cpu) return;
-  memset(&env, 0, sizeof env);
-  mctx_api_limits_default(&env.limits);
-  env.default_model = "synthetic";
-  mctx_status st;
-  mctx_api_engines_open(&env, "cpu", 1, &st);
-}
+static void setup(void) { mctx_test_api_env(&env, 1); }
 
 typedef struct item {
   mctx_work w;
