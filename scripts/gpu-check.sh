@@ -17,8 +17,8 @@
 # times the muzero cases on the fused kernel; LOCAL_AB=1 the batch-1 cases
 # with their tree in shared memory (MCTX_CUDA_LOCAL=1); GP_AB=1 runs the
 # gumbel_muzero batch-1 cases again without the pick cache
-# (MCTX_CUDA_GUMBEL_PICKS=0) and with its expansion on one warp
-# (MCTX_CUDA_GP_SPLIT=0); TRACE=1 adds a run of each
+# (MCTX_CUDA_GUMBEL_PICKS=0), with its expansion on one warp
+# (MCTX_CUDA_GP_SPLIT=0) and pipelined (MCTX_CUDA_GP_PIPELINE=1); TRACE=1 adds a run of each
 # batch-1 case with MCTX_CUDA_TRACE=1 (where its wall time goes). Writes
 # everything under OUT_DIR (default BUILD_DIR/out).
 set -uo pipefail
@@ -59,6 +59,21 @@ for kernel in default global fused; do
     tee "$OUT_DIR/parity-$kernel.log" | tail -4 || status=1
   grep -q " 0 failed" "$OUT_DIR/parity-$kernel.log" || { echo "parity ($kernel kernel) FAILED"; status=1; }
 done
+# the gumbel_muzero pick cache with the fewest warps it runs with, two and
+# three, and its pipelined form (MCTX_CUDA_GP_PIPELINE=1) with the default
+# eight warps, two (no split expansion, one picker) and three (split, one
+# picker): with one picker the walks wait on pending choices most often
+for pipe in 0 1; do
+  for w in 8 2 3; do
+    [ $pipe = 0 ] && [ $w = 8 ] && continue # the runs above
+    MCTX_CUDA_GP_PIPELINE=$pipe MCTX_CUDA_GUMBEL_PICKS=$w \
+      MCTX_PARITY_CASES=${OTHER_PARITY_CASES:-${PARITY_CASES:-300}} "$BUILD/tests/cuda-test-parity" \
+      reference_configurations random_requests deep_and_wide tree_reuse chunked_launches 2>&1 |
+      tee "$OUT_DIR/parity-picks$w-pipe$pipe.log" | tail -2 || status=1
+    grep -q " 0 failed" "$OUT_DIR/parity-picks$w-pipe$pipe.log" ||
+      { echo "parity (pick cache, $w warps, pipelined $pipe) FAILED"; status=1; }
+  done
+done
 for t in network callback; do
   [ -x "$BUILD/tests/cuda-test-$t" ] || continue
   "$BUILD/tests/cuda-test-$t" 2>&1 | tee "$OUT_DIR/$t.log" | tail -6 || status=1
@@ -73,6 +88,14 @@ if [ "${SKIP_SANITIZER:-0}" != 1 ] && command -v compute-sanitizer >/dev/null; t
       >"$OUT_DIR/sanitizer-$tool.log" 2>&1
     rc=$?
     echo "$tool: exit $rc; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT_DIR/sanitizer-$tool.log" | tail -1)"
+    [ $rc -eq 0 ] || status=1
+    # the pipelined pick cache, whose warps signal each other through shared memory
+    MCTX_CUDA_GP_PIPELINE=1 MCTX_PARITY_CASES=${SANITIZER_CASES:-12} compute-sanitizer --tool $tool \
+      --error-exitcode 99 "$BUILD/tests/cuda-test-parity" reference_configurations random_requests deep_and_wide \
+      tree_reuse >"$OUT_DIR/sanitizer-$tool-pipelined.log" 2>&1
+    rc=$?
+    echo "$tool (pipelined pick cache): exit $rc; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' \
+      "$OUT_DIR/sanitizer-$tool-pipelined.log" | tail -1)"
     [ $rc -eq 0 ] || status=1
   done
 fi
@@ -153,6 +176,12 @@ for c in "${CASES[@]}"; do
           sed 's/^{/{"kernel": "no pick cache", /' | tee -a "$OUT_DIR/bench.jsonl"
         MCTX_CUDA_GP_SPLIT=0 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
           sed 's/^{/{"kernel": "pick cache, expansion on one warp", /' | tee -a "$OUT_DIR/bench.jsonl"
+        MCTX_CUDA_GP_PIPELINE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat "${REPEAT:-20}" --json |
+          sed 's/^{/{"kernel": "pick cache, pipelined", /' | tee -a "$OUT_DIR/bench.jsonl"
+        if [ "${TRACE:-0}" = 1 ]; then
+          MCTX_CUDA_GP_PIPELINE=1 MCTX_CUDA_TRACE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat 5 \
+            --json 2>&1 >/dev/null | tail -2 | sed 's/^/pipelined pick cache: /' | tee -a "$OUT_DIR/trace.txt"
+        fi
         if [ "${TRACE:-0}" = 1 ]; then
           MCTX_CUDA_GUMBEL_PICKS=0 MCTX_CUDA_TRACE=1 "$BUILD/mctx" bench --engine cuda $c "${extra[@]}" --repeat 5 \
             --json 2>&1 >/dev/null | tail -2 | sed 's/^/no pick cache: /' | tee -a "$OUT_DIR/trace.txt"

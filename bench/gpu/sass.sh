@@ -6,8 +6,10 @@
 #   bench/gpu/sass.sh [KERNEL] [OUT]
 #
 # KERNEL: a mangled kernel name (default: the pick-cache kernel for 64
-# actions, _Z22mctx__search_kernel_gpILi2ELb1EEv9DevSearch). Compiles
-# src/cuda/engine.cu for sm_90 to a cubin (about 4 minutes on two cores),
+# actions, _Z22mctx__search_kernel_gpILi2ELb1EEv9DevSearch; the pipelined
+# one's, in src/cuda/pipeline.cu, by a part of its name such as
+# mctx__search_kernel_gppILi2ELb1E: the unnamed namespace's name has a hash). Compiles src/cuda/engine.cu (or pipeline.cu)
+# for sm_90 to a cubin (about 4 minutes on two cores),
 # writes OUT (default /tmp/mctx-sass/KERNEL.sass) and prints the kernel's
 # instruction count, its out-of-line functions and its barriers.
 #
@@ -36,9 +38,13 @@ EOF
   (cd "$W" && apt-get "${APT[@]}" download nvidia-cuda-toolkit >/dev/null 2>&1)
   dpkg -x "$W"/nvidia-cuda-toolkit_*.deb "$W/x"
 fi
-CUBIN=$W/engine.sm_90.cubin
+# the pipelined pick cache's kernels are in their own file
+case "$KERNEL" in *search_kernel_gpp*) SRC=src/cuda/pipeline.cu ;; *) SRC=src/cuda/engine.cu ;; esac
+CUBIN=$W/$(basename "$SRC" .cu).sm_90.cubin
+# REUSE=1: read the cubin of the last run instead of compiling again
+[ "${REUSE:-0}" = 1 ] && [ -f "$CUBIN" ] ||
 nvcc -O3 -DNDEBUG -D_GNU_SOURCE -Iinclude -Isrc -std=c++17 -cubin -arch=sm_90 -lineinfo -fmad=false \
-  -prec-div=true -prec-sqrt=true -ftz=false -o "$CUBIN" src/cuda/engine.cu
+  -prec-div=true -prec-sqrt=true -ftz=false -o "$CUBIN" "$SRC"
 python3 - "$CUBIN" "$KERNEL" >"$W/index" <<'PY'
 import struct, sys
 path, kernel = sys.argv[1], sys.argv[2]
@@ -46,7 +52,7 @@ d = bytearray(open(path, "rb").read())
 shoff = struct.unpack_from("<Q", d, 0x28)[0]
 shentsize, shnum, shstrndx = struct.unpack_from("<HHH", d, 0x3A)
 secs = [struct.unpack_from("<IIQQQQIIQQ", d, shoff + i * shentsize) for i in range(shnum)]
-index, parts = None, []
+syms = []
 for s in secs:
     if s[1] != 2:  # SHT_SYMTAB
         continue
@@ -54,12 +60,19 @@ for s in secs:
     for i in range(s[5] // 24):
         name, _, _, _, value, size = struct.unpack_from("<IBBHQQ", d, s[4] + i * 24)
         end = d.index(b"\0", strtab + name)
-        n = d[strtab + name:end].decode()
-        if n == kernel:
-            index = i
-            print("# %s: %d instructions" % (n, size // 16), file=sys.stderr)
-        elif n.startswith("$" + kernel + "$"):
-            parts.append((value, size, n.split("$")[2]))
+        syms.append((i, d[strtab + name:end].decode(), value, size))
+# the kernel by its exact name, or the one kernel whose name contains it
+# (names in an unnamed namespace carry a hash of the file)
+names = [n for _, n, _, _ in syms if n == kernel] or \
+        sorted({n for _, n, _, _ in syms if kernel in n and n.startswith("_Z")})
+kernel = names[0] if len(names) == 1 else None
+index, parts = None, []
+for i, n, value, size in syms:
+    if n == kernel:
+        index = i
+        print("# %s: %d instructions" % (n, size // 16), file=sys.stderr)
+    elif kernel and n.startswith("$" + kernel + "$"):
+        parts.append((value, size, n.split("$")[2]))
 for value, size, n in sorted(parts):
     print("#   out of line at 0x%x: %s, %d instructions" % (value, n, size // 16), file=sys.stderr)
 # the ELF header as CUDA 11.8 writes it for sm_90
@@ -69,7 +82,11 @@ open(path + ".old", "wb").write(d)
 print(index if index is not None else "")
 PY
 idx=$(cat "$W/index")
-[ -n "$idx" ] || { echo "sass.sh: no kernel $KERNEL in the cubin" >&2; exit 1; }
+[ -n "$idx" ] || {
+  echo "sass.sh: no kernel $KERNEL in $SRC's cubin; its kernels:" >&2
+  strings "$CUBIN" | grep -E '^_Z.*search_kernel' | sort -u | sed 's/^/  /' >&2
+  exit 1
+}
 "$NVDISASM" -fun "$idx" -c "$CUBIN.old" >"$OUT"
 echo "# barriers:"
 { grep -n "BAR.SYNC" "$OUT" || true; } | sed "s/^/#   /"

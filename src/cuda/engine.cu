@@ -13,6 +13,7 @@
 
 #include "core/reduce-impl.h"
 #include "cuda/fast.cuh"
+#include "cuda/pipeline.cuh"
 #include "cuda/sparse.cuh"
 #include "cuda/net.cuh"
 #include "cuda/games.cuh"
@@ -762,6 +763,19 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
  * Returns the warps per element, or 0. MCTX_CUDA_GUMBEL_PICKS=0 turns it off
  * (A/B runs), =W runs W warps per element (2 to 8). */
 #define MCTX_GP_WARPS_DEFAULT 8
+
+/* MCTX_CUDA_GP_PIPELINE=1: the pick cache with the choices made beside the
+ * search (cuda/pipeline.cuh), under evaluation: off by default until it is
+ * measured against the default on a GPU. */
+static int gp_pipeline(void) {
+  static int on = -1;
+  if (on < 0) {
+    const char *v = getenv("MCTX_CUDA_GP_PIPELINE");
+    on = v && strcmp(v, "1") == 0;
+  }
+  return on;
+}
+
 static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
   static int warps = -1;
   if (warps < 0) {
@@ -770,9 +784,9 @@ static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
     warps = v && *v ? atoi(v) : MCTX_GP_WARPS_DEFAULT;
     if (warps != 0) warps = warps < 2 ? 2 : warps > MCTX_GP_WARPS_MAX ? MCTX_GP_WARPS_MAX : warps;
   }
+  size_t smem = gp_pipeline() ? mctx__gpp_smem_bytes(s->t.N, s->S) : mctx__gp_smem_bytes(s->t.N, s->S);
   int ok = warps && s->policy == MCTX_POLICY_GUMBEL_MUZERO && s->t.is_decision == NULL && s->t.A == s->t.Ad &&
-           A <= 384 && n <= e->sm_count &&
-           mctx__gp_smem_bytes(s->t.N, s->S) + 2 * MCTX_SEG * sizeof(float) <= (size_t)e->smem_optin;
+           A <= 384 && n <= e->sm_count && smem + 2 * MCTX_SEG * sizeof(float) <= (size_t)e->smem_optin;
   return ok ? warps : 0;
 }
 
@@ -846,18 +860,30 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
       const char *v = getenv("MCTX_CUDA_GP_SPLIT");
       split = !(v && strcmp(v, "0") == 0);
     }
-    void (*kern)(DevSearch);
-    if (split && s->m.kind == MCTX_CUDA_MODEL_SYNTHETIC)
-      kern = A <= 32 ? mctx__search_kernel_gp<1, true> : A <= 64 ? mctx__search_kernel_gp<2, true>
-             : A <= 128 ? mctx__search_kernel_gp<4, true> : mctx__search_kernel_gp<12, true>;
-    else
-      kern = A <= 32 ? mctx__search_kernel_gp<1, false> : A <= 64 ? mctx__search_kernel_gp<2, false>
-             : A <= 128 ? mctx__search_kernel_gp<4, false> : mctx__search_kernel_gp<12, false>;
-    size_t dyn = mctx__gp_smem_bytes(s->t.N, s->S);
-    int rc = allow_smem(e, (const void *)kern, dyn, st);
-    if (rc) return rc;
-    kern<<<n, 32 * gp_warps, dyn, str>>>(*s);
-    e->mem.last_path = "fused_gumbel_picks";
+    const bool syn = split && s->m.kind == MCTX_CUDA_MODEL_SYNTHETIC;
+    if (gp_pipeline()) {
+      /* cuda/pipeline.cu's kernel, by its address */
+      const void *kern = mctx__gpp_kernel(A, syn);
+      size_t dyn = mctx__gpp_smem_bytes(s->t.N, s->S);
+      int rc = allow_smem(e, kern, dyn, st);
+      if (rc) return rc;
+      void *args[] = {(void *)s};
+      CUDA_CHECK(cudaLaunchKernel(kern, dim3((unsigned)n), dim3(32u * (unsigned)gp_warps), args, dyn, str), st);
+      e->mem.last_path = "fused_gumbel_picks_pipelined";
+    } else {
+      void (*kern)(DevSearch);
+      if (syn)
+        kern = A <= 32 ? mctx__search_kernel_gp<1, true> : A <= 64 ? mctx__search_kernel_gp<2, true>
+               : A <= 128 ? mctx__search_kernel_gp<4, true> : mctx__search_kernel_gp<12, true>;
+      else
+        kern = A <= 32 ? mctx__search_kernel_gp<1, false> : A <= 64 ? mctx__search_kernel_gp<2, false>
+               : A <= 128 ? mctx__search_kernel_gp<4, false> : mctx__search_kernel_gp<12, false>;
+      size_t dyn = mctx__gp_smem_bytes(s->t.N, s->S);
+      int rc = allow_smem(e, (const void *)kern, dyn, st);
+      if (rc) return rc;
+      kern<<<n, 32 * gp_warps, dyn, str>>>(*s);
+      e->mem.last_path = "fused_gumbel_picks";
+    }
   } else if (A <= 32) mctx__search_kernel_k<1, false><<<blocks, threads, 0, str>>>(*s);
   /* Children per lane: rows held in registers up to 384 actions. */
   else if (A <= 64) mctx__search_kernel_k<2, false><<<blocks, threads, 0, str>>>(*s);

@@ -343,6 +343,9 @@ __device__ void d_finish(const DevSearch &s, int32_t b, mctx_key final_key, int 
 
 /* ==== The kernel ==== */
 
+/* (cuda/pipeline.cu, which compiles these headers a second time for its own
+ * kernels, leaves it out) */
+#ifndef MCTX_CUDA_PIPELINE_TU
 __global__ void __launch_bounds__(128) mctx__search_kernel(DevSearch s) {
   int32_t b = (int32_t)((blockIdx.x * blockDim.x + threadIdx.x) >> 5);
   int lane = (int)(threadIdx.x & 31);
@@ -386,5 +389,7 @@ __global__ void __launch_bounds__(128) mctx__search_kernel(DevSearch s) {
   __syncwarp();
   d_finish(s, b, final_key, lane);
 }
+
+#endif /* MCTX_CUDA_PIPELINE_TU */
 
 #endif
