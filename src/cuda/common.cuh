@@ -89,6 +89,14 @@ __device__ __forceinline__ int32_t mctx__warp_sum_i_fast(int32_t v) {
 #endif
 }
 
+__device__ __forceinline__ int32_t mctx__warp_max_i_fast(int32_t v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return __reduce_max_sync(MCTX_FULL_MASK, v);
+#else
+  return mctx__warp_max_i(v);
+#endif
+}
+
 __device__ __forceinline__ float mctx__warp_max_fast(float v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   return mctx__key_f32(__reduce_max_sync(MCTX_FULL_MASK, mctx__f32_key(v)));

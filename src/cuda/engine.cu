@@ -674,17 +674,24 @@ extern "C" int mctx_engine_cuda_mlp_eval(mctx_engine *base, const mctx_cuda_mlp 
   return 0;
 }
 
+/* Whether the environment's `name` is `value`, read once per process
+ * (*cache: -1 until then): the engine's switches for diagnosis and A/B runs
+ * (docs/OPERATIONS.md). */
+static int env_is(const char *name, const char *value, int *cache) {
+  if (*cache < 0) {
+    const char *v = getenv(name);
+    *cache = v && strcmp(v, value) == 0;
+  }
+  return *cache;
+}
+
 /* MCTX_CUDA_TRACE=1: one line per search on stderr with where its wall time
  * went on the host (planning, enqueueing, waiting for the device) and the
  * kernels' own time from CUDA events, to tell launch and copy overhead from
  * the search itself (bench/gpu: the batch-1 cases). */
 static int trace_on(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *v = getenv("MCTX_CUDA_TRACE");
-    on = v && strcmp(v, "1") == 0;
-  }
-  return on;
+  return env_is("MCTX_CUDA_TRACE", "1", &on);
 }
 
 static double host_ms(void) {
@@ -700,11 +707,7 @@ static double host_ms(void) {
  * MCTX_CUDA_SPARSE=0 turns it off (the fused kernel then runs). */
 static int sparse_plan(cuda_engine *e, const DevSearch *s, int continue_tree, int32_t A, size_t *dyn) {
   static int off = -1;
-  if (off < 0) {
-    const char *v = getenv("MCTX_CUDA_SPARSE");
-    off = v && strcmp(v, "0") == 0;
-  }
-  if (off || continue_tree || s->policy != MCTX_POLICY_MUZERO || A > 384) return 0;
+  if (env_is("MCTX_CUDA_SPARSE", "0", &off) || continue_tree || s->policy != MCTX_POLICY_MUZERO || A > 384) return 0;
   if (s->qt.kind != MCTX_QTRANSFORM_BY_PARENT_AND_SIBLINGS && s->qt.kind != MCTX_QTRANSFORM_BY_MIN_MAX) return 0;
   /* the kernel's static shared memory: the backward pass's staging */
   size_t fixed = 2 * 4 * MCTX_SEG * sizeof(float);
@@ -743,11 +746,7 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
    * gumbel_muzero 1x64x64 0.507 against 0.497 ms, muzero 0.818 against
    * 0.800): off unless MCTX_CUDA_LOCAL=1 asks for it. */
   static int on = -1;
-  if (on < 0) {
-    const char *v = getenv("MCTX_CUDA_LOCAL");
-    on = v && strcmp(v, "1") == 0;
-  }
-  if (!on || A > 128 || n > e->sm_count) return 0;
+  if (!env_is("MCTX_CUDA_LOCAL", "1", &on) || A > 128 || n > e->sm_count) return 0;
   LocalPlan p = mctx__local_plan(s->t.N, A, E, s->t.is_decision != NULL, s->t.root_gumbel != NULL, sizeof(PathEntry));
   size_t need = p.total + 2 * 4 * MCTX_SEG * sizeof(float);
   if (sparse) need += mctx__sp_table_bytes(s->S) + mctx__sp_warp_bytes(s->t.N);
@@ -769,11 +768,7 @@ static size_t local_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t 
  * measured against the default on a GPU. */
 static int gp_pipeline(void) {
   static int on = -1;
-  if (on < 0) {
-    const char *v = getenv("MCTX_CUDA_GP_PIPELINE");
-    on = v && strcmp(v, "1") == 0;
-  }
-  return on;
+  return env_is("MCTX_CUDA_GP_PIPELINE", "1", &on);
 }
 
 static int gp_plan(cuda_engine *e, const DevSearch *s, int32_t n, int32_t A) {
@@ -855,12 +850,8 @@ static int run_chunk(cuda_engine *e, DevSearch *s, const Io *h, const Io *d, int
     /* The synthetic model's own kernel, its expansion split over two warps;
      * MCTX_CUDA_GP_SPLIT=0: the other models' kernel, one warp expanding and
      * backing up (A/B runs) */
-    static int split = -1;
-    if (split < 0) {
-      const char *v = getenv("MCTX_CUDA_GP_SPLIT");
-      split = !(v && strcmp(v, "0") == 0);
-    }
-    const bool syn = split && s->m.kind == MCTX_CUDA_MODEL_SYNTHETIC;
+    static int no_split = -1;
+    const bool syn = !env_is("MCTX_CUDA_GP_SPLIT", "0", &no_split) && s->m.kind == MCTX_CUDA_MODEL_SYNTHETIC;
     if (gp_pipeline()) {
       /* cuda/pipeline.cu's kernel, by its address */
       const void *kern = mctx__gpp_kernel(A, syn);

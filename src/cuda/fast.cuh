@@ -112,10 +112,14 @@ __device__ __forceinline__ void warp_min_max(float &lo, float &hi) {
   hi = mctx__warp_max_fast(hi);
 }
 
-/* The q-transform constants of a node whose children are in c. */
+/* The q-transform constants of a node whose children are in c. sp_io (the
+ * pipelined pick cache's root; NULL elsewhere): where *sp_io >= 0, the
+ * visited children's prior mass (the completed-by-mix transform's first
+ * float sum) as it was summed before for the same visited children, and
+ * not summed again; else *sp_io receives it. */
 template <int K>
 __device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K> &c, float q[K], float node_value,
-                                               float raw_value, int32_t *sum_visits_out) {
+                                               float raw_value, int32_t *sum_visits_out, float *sp_io = NULL) {
   QtNode o;
   o.kind = s.qt.kind;
   o.eps = s.qt.epsilon;
@@ -168,13 +172,21 @@ __device__ __forceinline__ QtNode qt_prepare_k(const DevSearch &s, const Kids<K>
     warp_min_max(vlo, vhi);
     unvisited = __any_sync(MCTX_FULL_MASK, unvisited);
   }
-  for (int off = 16; off > 0; off >>= 1) {
-    int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, sum_visits, off);
-    int32_t m = __shfl_xor_sync(MCTX_FULL_MASK, max_visits, off);
-    float p = __shfl_xor_sync(MCTX_FULL_MASK, sp, off);
-    sum_visits += a;
-    max_visits = m > max_visits ? m : max_visits;
-    sp = sp + p;
+  if (sp_io && *sp_io >= 0.0f) {
+    /* the same children's priors, summed in the same order: the same bits */
+    sum_visits = mctx__warp_sum_i_fast(sum_visits);
+    max_visits = mctx__warp_max_i_fast(max_visits);
+    sp = *sp_io;
+  } else {
+    for (int off = 16; off > 0; off >>= 1) {
+      int32_t a = __shfl_xor_sync(MCTX_FULL_MASK, sum_visits, off);
+      int32_t m = __shfl_xor_sync(MCTX_FULL_MASK, max_visits, off);
+      float p = __shfl_xor_sync(MCTX_FULL_MASK, sp, off);
+      sum_visits += a;
+      max_visits = m > max_visits ? m : max_visits;
+      sp = sp + p;
+    }
+    if (sp_io) *sp_io = sp;
   }
   if (sum_visits_out) *sum_visits_out = sum_visits;
   float value = raw_value;
@@ -326,25 +338,33 @@ struct ConsideredTable {
 /* The gumbel selections below record the level when `path` is not NULL;
  * with NULL they only return the action and the chosen child's index (the
  * pick cache below). */
+/* The root's children (c), their gumbel noise (g) and invalid bits, and
+ * the root's record, as f_select_gumbel_root reads them. */
 template <int K>
-__device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
-                                        int32_t *next, const ConsideredTable *ct = NULL) {
-  const DevTree &t = s.t;
-  int32_t A = t.A;
+__device__ __forceinline__ void load_root(const DevTree &t, int32_t b, int lane, Kids<K> &c, float g[K],
+                                          uint32_t *invalid, int32_t *node_visit, float *node_value,
+                                          float *raw_value) {
+  const int32_t A = t.A;
   size_t nb = d_node(t, b, 0);
-  size_t row = nb * (size_t)A;
-  Kids<K> c;
-  load_kids<K>(t, row, A, lane, c, true);
-  int32_t node_visit = t.node_visits[nb];
-  float node_value = t.node_values[nb];
-  float raw_value = t.raw_values[nb];
-  uint32_t invalid = invalid_bits<K>(t.root_invalid + (size_t)b * (size_t)A, A, lane);
+  load_kids<K>(t, nb * (size_t)A, A, lane, c, true);
+  *node_visit = t.node_visits[nb];
+  *node_value = t.node_values[nb];
+  *raw_value = t.raw_values[nb];
+  *invalid = invalid_bits<K>(t.root_invalid + (size_t)b * (size_t)A, A, lane);
   const float *gumbel = t.root_gumbel + (size_t)b * (size_t)A + (size_t)lane;
-  float g[K];
 #pragma unroll
   for (int k = 0; k < K; k++) g[k] = lane + 32 * k < A ? gumbel[32 * k] : 0.0f;
+}
+
+/* gumbel_muzero's choice at the root from what load_root reads (sp_io: see
+ * qt_prepare_k). */
+template <int K>
+__device__ __forceinline__ int32_t gumbel_root_choice(const DevSearch &s, const Kids<K> &c, const float g[K],
+                                                      uint32_t invalid, float node_value, float raw_value,
+                                                      int32_t budget, int lane, const ConsideredTable *ct,
+                                                      float *sp_io = NULL) {
   float q[K];
-  QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, NULL);
+  QtNode qn = qt_prepare_k<K>(s, c, q, node_value, raw_value, NULL, sp_io);
   int32_t valid = 0, sim_index = 0;
   float max_logit = MCTX_F32_NINF;
 #pragma unroll
@@ -370,7 +390,18 @@ __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t b
     if ((invalid >> k) & 1u) x = MCTX_F32_NINF;
     if (x > bv || (x == bv && a < bi)) { bv = x; bi = a; }
   }
-  int32_t action = mctx__warp_argmax_fast(bv, bi);
+  return mctx__warp_argmax_fast(bv, bi);
+}
+
+template <int K>
+__device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
+                                        int32_t *next, const ConsideredTable *ct = NULL) {
+  Kids<K> c;
+  float g[K], node_value, raw_value;
+  uint32_t invalid;
+  int32_t node_visit;
+  load_root<K>(s.t, b, lane, c, g, &invalid, &node_visit, &node_value, &raw_value);
+  int32_t action = gumbel_root_choice<K>(s, c, g, invalid, node_value, raw_value, budget, lane, ct);
   *next = path ? record<K>(path, 0, 0, action, node_visit, node_value, c, lane) : chosen_index<K>(c, action);
   return action;
 }
@@ -548,6 +579,14 @@ enum {
   MCTX_SP_STAT_CY_ROOT, MCTX_SP_STAT_CY_WALK, MCTX_SP_STAT_CY_DENSE, MCTX_SP_STAT_CY_EXPAND, MCTX_SP_STAT_CY_BACKUP,
   MCTX_SP_STAT_CY_FINISH, MCTX_SP_STAT_CY_TOTAL, MCTX_SP_STATS
 };
+/* The counters zeroed (in registers: the loop is unrolled) and, when
+ * counting, lane 0's clock at the start. */
+__device__ __forceinline__ long long mctx__trace_start(unsigned long long *st, bool counting) {
+#pragma unroll
+  for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
+  return counting ? clock64() : 0;
+}
+
 /* Adds the cycles since `cy` to counter k (when counting) and restarts. */
 #define MCTX_LAP(counting, st, cy, k)                 \
   do {                                                \
@@ -768,15 +807,22 @@ __device__ __forceinline__ int gp_expand(const DevSearch &s, int32_t b, int32_t 
   return fresh;
 }
 
+/* What a simulation wrote to the root (gp_expand_backup, ROOT): its record
+ * and its chosen child's cell. */
+struct GpRootCell {
+  int32_t child_visits; /* the chosen child's new visits */
+  float value, child_value, reward, discount; /* the root's new value; the child's cell */
+};
+
 /* A simulation's expansion and backup for a path of L <= 32 levels (lvl:
  * each level's node and action, in shared memory), lane j holding level j:
  * the levels' records are fetched in one round trip, before the expansion;
  * the discounted return runs leaf to root in mctx's order (every lane
  * computes it, the level's lane keeps its own); then every level's writes
  * at once. f_backward's arithmetic, without the path's trips to memory. */
-template <int K, bool SYN>
+template <int K, bool SYN, bool ROOT = false>
 __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, const int2 *lvl, int32_t L,
-                                                int32_t next, int part, int lane) {
+                                                int32_t next, int part, int lane, GpRootCell *root = NULL) {
   const DevTree &t = s.t;
   const size_t nb0 = d_node(t, b, 0);
   int2 me = lvl[lane < L ? lane : 0];
@@ -813,6 +859,14 @@ __device__ __forceinline__ int gp_expand_backup(const DevSearch &s, int32_t b, c
     t.children_values[cell] = child_value;
     t.children_visits[cell] = child_visits + 1;
   }
+  if constexpr (ROOT) {
+    /* level 0, from lane 0, to every lane */
+    root->child_visits = __shfl_sync(MCTX_FULL_MASK, child_visits + 1, 0);
+    root->value = __shfl_sync(MCTX_FULL_MASK, pv, 0);
+    root->child_value = __shfl_sync(MCTX_FULL_MASK, child_value, 0);
+    root->reward = __shfl_sync(MCTX_FULL_MASK, r, 0);
+    root->discount = __shfl_sync(MCTX_FULL_MASK, d, 0);
+  }
   __syncwarp();
   return fresh;
 }
@@ -845,6 +899,21 @@ __device__ __noinline__ void gp_begin(const DevSearch &s, int32_t b, int lane, i
     sh[2] = s.considered < valid ? s.considered : valid;
     sh[3] = visits;
   }
+}
+
+/* The pick cache's start, by the whole block: warp 0 prepares the root
+ * (gp_begin: sh[0] the budget, sh[1] the first free node); then every thread
+ * fills sequential halving's table of considered visits (ctab, S + 1). */
+__device__ __forceinline__ ConsideredTable gp_start(const DevSearch &s, int32_t b, int lane, int w, int32_t *sh,
+                                                    int32_t *ctab, mctx_key *final_key) {
+  if (w == 0) gp_begin(s, b, lane, sh, final_key);
+  __syncthreads();
+  /* each simulation adds one visit to the root's children */
+  const ConsideredTable ct = {ctab, sh[3], s.S + 1};
+  for (int32_t i = (int32_t)threadIdx.x; i <= s.S; i += (int32_t)blockDim.x)
+    ctab[i] = mctx__considered_visit(sh[2], sh[0], sh[3] + i);
+  __syncthreads();
+  return ct;
 }
 
 /* gp_end, by warp 0: the element's counts and the root's result (f_end);
@@ -900,17 +969,9 @@ __device__ __forceinline__ void f_search_gp(const DevSearch &s, int32_t b, int l
   mctx_key final_key;
   const bool counting = s.stats != NULL && w == 0;
   unsigned long long st[MCTX_SP_STATS];
-#pragma unroll
-  for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
-  long long cy0 = counting ? clock64() : 0, cy = cy0;
-  if (w == 0) gp_begin(s, b, lane, sh, &final_key);
-  __syncthreads();
+  long long cy0 = mctx__trace_start(st, counting), cy = cy0;
+  const ConsideredTable ct = gp_start(s, b, lane, w, sh, ctab, &final_key);
   const int32_t budget = sh[0], base = sh[1];
-  /* each simulation adds one visit to the root's children */
-  const ConsideredTable ct = {ctab, sh[3], s.S + 1};
-  for (int32_t i = (int32_t)threadIdx.x; i <= s.S; i += (int32_t)blockDim.x)
-    ctab[i] = mctx__considered_visit(sh[2], budget, sh[3] + i);
-  __syncthreads();
   int32_t expanded = 0, deepest = 0;
   /* Round -1 computes the choice of every node there is (a reused tree's
    * too); each simulation then those of the nodes it changed. One loop, so

@@ -8,7 +8,8 @@
  * and walks on; the other changed nodes' choices (the path's interior nodes
  * and the leaf) are jobs for the remaining warps, the pickers, which make
  * them while warp 0 goes on: a walk waits only where it reaches a node whose
- * choice is still being made. The synthetic model's new row is still made by
+ * choice is still being made. The root's choice reads warp 0's copy of the
+ * root in registers (GpRoot). The synthetic model's new row is still made by
  * warp 1 beside warp 0's backup. Choices, expansions and backups are those of
  * cuda/fast.cuh (the same functions, so the same arithmetic).
  *
@@ -102,13 +103,15 @@ __device__ __forceinline__ int32_t gp_walk(int2 *pick, int2 pn, int2 *lvl, int32
   return depth;
 }
 
-/* Warp 0 hands out n jobs (node nodeof(j) for j < n): each node's choice
- * marked pending, then the node listed in the ring of N slots at the tail (a
- * slot is taken again once its picker has emptied it), then the tail
- * published. tail: the jobs so far; tm: tail % N. */
+/* Warp 0 publishes a simulation's changes: n jobs (node nodeof(j) for
+ * j < n), each node's choice marked pending and the node listed in the ring
+ * of N slots at the tail (a slot is taken again once its picker has emptied
+ * it); the root's new choice; then, after one fence (the simulation's writes
+ * to the tree too), the tail for the pickers and `pub` for warp 1 (GP_PUB).
+ * tail: the jobs so far; tm: tail % N. */
 template <typename F>
 __device__ __forceinline__ void gp_publish(int2 *pick, int32_t *jobs, int32_t N, int32_t *gs, int32_t &tail,
-                                           int32_t &tm, int32_t n, F nodeof, int lane) {
+                                           int32_t &tm, int32_t n, F nodeof, int2 root, int32_t pub, int lane) {
   for (int32_t j = lane; j < n; j += 32) {
     int32_t x = nodeof(j), slot = tm + j;
     slot = slot >= N ? slot - N : slot;
@@ -117,13 +120,16 @@ __device__ __forceinline__ void gp_publish(int2 *pick, int32_t *jobs, int32_t N,
     }
     gp_put(jobs + slot, x);
   }
-  /* the warp's writes to the tree and the jobs before the tail */
+  if (lane == 0) gp_put_pick(pick + MCTX_ROOT_INDEX, root.x, root.y);
   __syncwarp();
   gp_fence();
   tail += n;
   tm += n;
   tm = tm >= N ? tm - N : tm;
-  if (lane == 0) gp_put(gs + GP_TAIL, tail);
+  if (lane == 0) {
+    gp_put(gs + GP_TAIL, tail);
+    gp_put(gs + GP_PUB, pub);
+  }
 }
 
 /* A picker's loop: claim the next job, wait until it is published, make the
@@ -164,20 +170,59 @@ __device__ __noinline__ void gp_picker(const DevSearch &s, int32_t b, int lane, 
   }
 }
 
-/* Warp 0's choice for the root, published with the simulations it lets warp
- * 1 walk (GP_PUB). */
+/* Warp 0's copy of the root (up to 128 actions: in registers across the
+ * simulations). Only warp 0's own backups change the root's record and row
+ * (its priors, logits, noise and invalid actions are fixed for the search),
+ * so each is applied to the copy as it is made (gp_root_apply), and the
+ * root's choice reads no memory. A walk of more than 32 levels, backed up
+ * by f_backward, reloads it. sp: the visited children's prior mass as last
+ * summed, or -1 once the visited children changed (qt_prepare_k). */
 template <int K>
-__device__ __forceinline__ int2 gp_root_pick(const DevSearch &s, int32_t b, int32_t budget, int lane, int2 *pick,
-                                             int32_t *gs, int32_t pub, const ConsideredTable &ct) {
-  int32_t child;
-  int32_t a = f_select_gumbel_root<K>(s, b, budget, lane, NULL, &child, &ct);
-  /* the simulation's writes (the whole warp's) and the choice before the count */
-  __syncwarp();
-  gp_fence();
-  if (lane == 0) {
-    gp_put_pick(pick + MCTX_ROOT_INDEX, a, child);
-    gp_fence();
-    gp_put(gs + GP_PUB, pub);
+struct GpRoot {
+  Kids<K> c;
+  float g[K], value, raw, sp;
+  uint32_t invalid;
+};
+
+template <int K>
+__device__ __forceinline__ void gp_root_load(const DevSearch &s, int32_t b, int lane, GpRoot<K> &R) {
+  int32_t visits;
+  load_root<K>(s.t, b, lane, R.c, R.g, &R.invalid, &visits, &R.value, &R.raw);
+  R.sp = -1.0f;
+}
+
+/* The simulation's writes to the root (gp_expand_backup's level 0: action
+ * a of a path of L levels ending at node `next`) applied to the copy. */
+template <int K>
+__device__ __forceinline__ void gp_root_apply(GpRoot<K> &R, int32_t a, int32_t L, int32_t next,
+                                              const GpRootCell &cell, int lane) {
+  const int32_t kk = a >> 5;
+  const bool mine = (a & 31) == lane;
+#pragma unroll
+  for (int k = 0; k < K; k++) {
+    if (k == kk && mine) {
+      R.c.n[k] = cell.child_visits;
+      R.c.v[k] = cell.child_value;
+      R.c.r[k] = cell.reward;
+      R.c.d[k] = cell.discount;
+      if (L == 1) R.c.ci[k] = next; /* the expansion's parent was the root */
+    }
+  }
+  R.value = cell.value;
+  if (cell.child_visits == 1) R.sp = -1.0f; /* a child's first visit */
+}
+
+/* Warp 0's choice for the root: .x the action, .y the child it leads to.
+ * RREG: from the copy in R (else read from memory). */
+template <int K, bool RREG>
+__device__ __forceinline__ int2 gp_root_choice(const DevSearch &s, int32_t b, int32_t budget, int lane,
+                                               const ConsideredTable &ct, GpRoot<K> &R) {
+  int32_t child, a;
+  if constexpr (RREG) {
+    a = gumbel_root_choice<K>(s, R.c, R.g, R.invalid, R.value, R.raw, budget, lane, &ct, &R.sp);
+    child = chosen_index<K>(R.c, a);
+  } else {
+    a = f_select_gumbel_root<K>(s, b, budget, lane, NULL, &child, &ct);
   }
   return make_int2(a, child);
 }
@@ -224,22 +269,16 @@ __device__ __forceinline__ void f_search_gpp(const DevSearch &s, int32_t b, int 
   mctx_key final_key;
   const bool counting = s.stats != NULL && w == 0;
   unsigned long long st[MCTX_SP_STATS];
-#pragma unroll
-  for (int i = 0; i < MCTX_SP_STATS; i++) st[i] = 0;
-  long long cy0 = counting ? clock64() : 0, cy = cy0;
-  if (w == 0) gp_begin(s, b, lane, sh, &final_key);
+  long long cy0 = mctx__trace_start(st, counting), cy = cy0;
+  /* every choice pending, the ring empty, the counters 0 (before gp_start's
+   * last barrier) */
   for (int32_t i = (int32_t)threadIdx.x; i < N; i += (int32_t)blockDim.x) {
     pick[i] = make_int2(MCTX_GP_PENDING, MCTX_UNVISITED);
     jobs[i] = -1;
   }
   if (threadIdx.x < GP_COUNTERS) gs[threadIdx.x] = 0;
-  __syncthreads();
+  const ConsideredTable ct = gp_start(s, b, lane, w, sh, ctab, &final_key);
   const int32_t budget = sh[0], base = sh[1];
-  /* each simulation adds one visit to the root's children */
-  const ConsideredTable ct = {ctab, sh[3], s.S + 1};
-  for (int32_t i = (int32_t)threadIdx.x; i <= s.S; i += (int32_t)blockDim.x)
-    ctab[i] = mctx__considered_visit(sh[2], budget, sh[3] + i);
-  __syncthreads();
   if (w != 0) {
     if (split && w == 1) gp_rows<K>(s, b, base, lane, pick, gs);
     else gp_picker<K>(s, b, lane, w, pick, jobs, gs);
@@ -248,8 +287,11 @@ __device__ __forceinline__ void f_search_gpp(const DevSearch &s, int32_t b, int 
   /* The choices of every node there is (a reused tree's too): the root's
    * here, the others' by the pickers. */
   int32_t tail = 0, tm = 0;
-  gp_publish(pick, jobs, N, gs, tail, tm, base - 1, [](int32_t j) { return j + 1; }, lane);
-  int2 root = gp_root_pick<K>(s, b, budget, lane, pick, gs, 1, ct);
+  constexpr bool RREG = K <= 4; /* the root's copy in registers (GpRoot) */
+  GpRoot<K> R;
+  if constexpr (RREG) gp_root_load<K>(s, b, lane, R);
+  int2 root = gp_root_choice<K, RREG>(s, b, budget, lane, ct, R);
+  gp_publish(pick, jobs, N, gs, tail, tm, base - 1, [](int32_t j) { return j + 1; }, root, 1, lane);
   MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_ROOT);
   int32_t expanded = 0, deepest = 0;
   for (int32_t sim = 0; sim < s.S; sim++) {
@@ -259,19 +301,24 @@ __device__ __forceinline__ void f_search_gpp(const DevSearch &s, int32_t b, int 
     deepest = depth > deepest ? depth : deepest;
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_WALK);
     if (depth <= 32) {
-      expanded += gp_expand_backup<K, SYN>(s, b, lvl, depth, next, split ? GP_RECORD : GP_ALL, lane);
+      GpRootCell cell;
+      expanded += gp_expand_backup<K, SYN, RREG>(s, b, lvl, depth, next, split ? GP_RECORD : GP_ALL, lane, &cell);
+      if constexpr (RREG) gp_root_apply<K>(R, root.x, depth, next, cell, lane);
       MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_EXPAND);
     } else {
       expanded += gp_deep<K, SYN>(s, b, lvl, depth, node, act, next, lane, sm_r, sm_d);
+      if constexpr (RREG) gp_root_load<K>(s, b, lane, R);
     }
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_BACKUP);
     if (sim + 1 == s.S) break;
-    /* The changed nodes' choices: the leaf's reads the new row (warp 1's),
-     * the path's interior nodes' their records; the root's here. */
+    /* The changed nodes' choices: the root's here, first (the next walk
+     * starts from it; the backup's stores drain meanwhile, so the fence
+     * that publishes them is short); the path's interior nodes' and the
+     * leaf's by the pickers (the leaf's reads the new row: warp 1's). */
+    root = gp_root_choice<K, RREG>(s, b, budget, lane, ct, R);
     if (split) gp_wait(gs + GP_ROWS, sim + 1, lane);
     gp_publish(pick, jobs, N, gs, tail, tm, depth, [&](int32_t j) { return j + 1 < depth ? lvl[j + 1].x : next; },
-               lane);
-    root = gp_root_pick<K>(s, b, budget, lane, pick, gs, sim + 2, ct);
+               root, sim + 2, lane);
     MCTX_LAP(counting, st, cy, MCTX_SP_STAT_CY_DENSE);
   }
   if (lane == 0) gp_put(gs + GP_STOP, 1);
