@@ -45,10 +45,10 @@ struct cuda_engine {
   void *netbuf;
   size_t netbuf_bytes;
   /* shared memory a block may have (cudaDevAttrMaxSharedMemoryPerBlockOptin),
-   * and what the sparse kernel was last allowed */
+   * and what each kernel was last allowed (allow_smem) */
   int smem_optin;
   int sm_count;
-  struct { const void *kernel; size_t bytes; } smem_set[16];
+  struct { const void *kernel; size_t bytes; } smem_set[32];
   double trace_kernel_ms;  /* MCTX_CUDA_TRACE */
   unsigned long long *stats; /* MCTX_CUDA_TRACE: the sparse kernel's counters (device) */
 };

@@ -335,9 +335,6 @@ struct ConsideredTable {
   int32_t first, count;
 };
 
-/* The gumbel selections below record the level when `path` is not NULL;
- * with NULL they only return the action and the chosen child's index (the
- * pick cache below). */
 /* The root's children (c), their gumbel noise (g) and invalid bits, and
  * the root's record, as f_select_gumbel_root reads them. */
 template <int K>
@@ -393,6 +390,9 @@ __device__ __forceinline__ int32_t gumbel_root_choice(const DevSearch &s, const 
   return mctx__warp_argmax_fast(bv, bi);
 }
 
+/* The gumbel selections record the level when `path` is not NULL; with
+ * NULL they only return the action and the chosen child's index (the pick
+ * cache below). */
 template <int K>
 __device__ int32_t f_select_gumbel_root(const DevSearch &s, int32_t b, int32_t budget, int lane, PathEntry *path,
                                         int32_t *next, const ConsideredTable *ct = NULL) {
